@@ -1,0 +1,45 @@
+"""Service Portal: find a shop that can fix a Chinese new-energy vehicle abroad."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from . import config as settings
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+TRANSLATIONS_DIR = PROJECT_ROOT / "translations"
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build an app: defaults, then the environment, then `config`. No I/O beyond reading
+    settings; the schema is created by `service-portal init-db`, never here."""
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.update(settings.defaults())
+    app.config.update(settings.settings_from_env())
+    app.config.update(config or {})
+    if not app.config["DATABASE_URL"]:
+        app.config["DATABASE_URL"] = settings.default_database_url(app.instance_path)
+    if not app.config["SECRET_KEY"]:
+        # A throwaway key: sessions die with the process. `serve` refuses to run like this.
+        app.config["SECRET_KEY"] = secrets.token_urlsafe(32)
+    app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_UPLOAD_MB"] * 1024 * 1024
+    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    app.config.setdefault("SESSION_COOKIE_SECURE", not app.config["LOCAL_DEMO"])
+    app.json.sort_keys = False
+
+    from . import db, errors, i18n, security
+
+    db.init_app(app)
+    i18n.init_app(app, str(TRANSLATIONS_DIR))
+    errors.init_app(app)
+    security.init_app(app)
+
+    from .home import views as home_views
+
+    app.register_blueprint(home_views.bp)
+    return app

@@ -1,0 +1,1 @@
+"""Technical service bulletins, software campaigns and recalls for each vehicle."""

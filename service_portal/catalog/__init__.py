@@ -1,0 +1,1 @@
+"""Reference data: brands, vehicle models and the services shops offer."""

@@ -1,0 +1,246 @@
+"""The `service-portal` command line (CONTRACT section 1); each command calls a service."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import Flask
+
+from . import create_app
+from .config import is_strong_secret
+from .db import get_engine, session_scope
+from .errors import PortalError
+from .tabular import ImportFailed, read_table
+
+
+def _app(config: dict[str, Any] | None = None) -> Flask:
+    try:
+        return create_app(config)
+    except ValueError as exc:  # a malformed setting
+        raise click.ClickException(str(exc)) from None
+
+
+@contextmanager
+def _context(config: dict[str, Any] | None = None) -> Iterator[Flask]:
+    """An app with its context pushed; its database connections are closed at the end."""
+    app = _app(config)
+    try:
+        with app.app_context():
+            yield app
+    finally:
+        app.extensions["service_portal.engine"].dispose()
+
+
+def _run(work: Callable[[], Any]) -> Any:
+    """Run `work`; a domain error becomes its per-row report plus a one-line reason."""
+    try:
+        return work()
+    except ImportFailed as exc:
+        for err in exc.errors:
+            where = f"row {err.row}" + (f", column {err.column}" if err.column else "")
+            click.echo(f"{where}: {err.message}", err=True)
+        raise click.ClickException(exc.message or "") from None
+    except PortalError as exc:
+        raise click.ClickException(str(exc.message or exc.default_message)) from None
+
+
+@click.group(help="Service Portal: find a shop that can fix a Chinese new-energy vehicle.")
+def main() -> None:
+    pass
+
+
+@main.command("init-db")
+def init_db() -> None:
+    """Create or migrate the schema on DATABASE_URL to the newest revision."""
+    from .migrate import upgrade_to_head
+
+    with _context():
+        revision = upgrade_to_head(get_engine())
+    click.echo(f"Database at revision {revision}.")
+
+
+@main.command()
+@click.option("--shops", "shops", type=click.IntRange(min=0), default=0,
+              help="Also add this many generated shops with stock (for benchmarks).")
+@click.option("--random-seed", type=int, default=1, show_default=True,
+              help="Seed for the generated shops.")
+def seed(shops: int, random_seed: int) -> None:
+    """Load the demo data set from seed/ (idempotent)."""
+    with _context():
+        _seed(shops, random_seed)
+
+
+def _seed(shops: int = 0, random_seed: int = 1) -> None:
+    from .seeding.generate import generate_shops
+    from .seeding.load import load_seed
+
+    with session_scope(get_engine()) as session:
+        _run(lambda: load_seed(session, progress=lambda msg: click.echo(f"  {msg}")))
+    if not shops:
+        return
+    with session_scope(get_engine()) as session, click.progressbar(
+            length=shops, label="Generating shops") as bar:
+        last = [0]
+
+        def advance(done: int, _total: int) -> None:
+            bar.update(done - last[0])
+            last[0] = done
+
+        added = generate_shops(session, shops, random_seed=random_seed, progress=advance)
+    click.echo(f"  generated shops: {added} new")
+
+
+def _import(kind: str, path: Path, **options) -> None:
+    from .parts.services import import_parts, import_stock
+    from .shops.services import import_shops
+
+    action = {"shops": import_shops, "parts": import_parts, "stock": import_stock}[kind]
+    with _context():
+        data = path.read_bytes()
+        with session_scope(get_engine()) as session:
+            counts = _run(lambda: action(session, read_table(data, path.name), **options))
+    click.echo(", ".join(f"{k}: {v}" for k, v in counts.items()))
+
+
+@main.command("import-shops")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_shops_cmd(file: Path) -> None:
+    """Create or update shops from CSV, matched on external_id; all or nothing."""
+    _import("shops", file)
+
+
+@main.command("import-parts")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_parts_cmd(file: Path) -> None:
+    """Create or update the parts catalog from CSV, matched on part_number; all or nothing."""
+    _import("parts", file)
+
+
+@main.command("import-stock")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--shop", "shop", metavar="EXTERNAL_ID", help="Every row is for this shop.")
+@click.option("--replace", is_flag=True, help="Remove the shop's stock that the file omits.")
+@click.option("--dry-run", is_flag=True, help="Check the file and report; store nothing.")
+def import_stock_cmd(file: Path, shop: str | None, replace: bool, dry_run: bool) -> None:
+    """Load stock from CSV or XLSX; all or nothing; prints per-row errors."""
+    _import("stock", file, shop_external_id=shop, replace=replace, dry_run=dry_run)
+
+
+@main.command("create-user")
+@click.option("--email", required=True)
+@click.option("--role", required=True, type=click.Choice(["owner", "dealer", "staff", "admin"]))
+@click.option("--org", "org", metavar="SLUG", help="The user's organisation (dealers).")
+@click.option("--name", default="", help="Display name.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def create_user_cmd(email: str, role: str, org: str | None, name: str,
+                    password_stdin: bool) -> None:
+    """Add a user."""
+    from .users.services import create_user
+
+    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
+    with _context(), session_scope(get_engine()) as session:
+        user = _run(lambda: create_user(session, email=email, role=role, organization=org,
+                                        name=name, password=password))
+        click.echo(f"Created {user.role} {user.email}.")
+
+
+@main.command("create-token")
+@click.option("--email", required=True)
+@click.option("--name", default="cli", show_default=True, help="A name to recognise it by.")
+def create_token_cmd(email: str, name: str) -> None:
+    """Print a new API token for the user on the last line (shown once; stored hashed)."""
+    from .users.services import issue_token
+
+    with _context(), session_scope(get_engine()) as session:
+        token = _run(lambda: issue_token(session, email=email, name=name))
+    click.echo("New API token (shown once, keep it safe):", err=True)
+    click.echo(token)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+def demo(host: str, port: int) -> None:
+    """init-db + seed into a local SQLite file, print the demo logins, serve."""
+    from .migrate import upgrade_to_head
+    from .seeding.load import reset_demo_passwords
+
+    config = {"SECRET_KEY": secrets.token_urlsafe(32), "LOCAL_DEMO": True}
+    with _context(config) as app:
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+        click.echo(f"Database: {app.config['DATABASE_URL']}")
+        upgrade_to_head(get_engine())
+        _seed()
+        with session_scope(get_engine()) as session:
+            logins = reset_demo_passwords(session)
+    click.echo("\nDemo logins (passwords are new on every `demo` run):")
+    for email, role, password in logins:
+        click.echo(f"  {role:<7} {email:<48} {password}")
+    click.echo(f"\nService Portal on http://{host}:{port}/  (Ctrl+C stops it)\n")
+    _serve(host, port, workers=2, config=config)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve with a production WSGI server (gunicorn); needs a strong SECRET_KEY."""
+    if not is_strong_secret(os.environ.get("SECRET_KEY")):
+        raise click.ClickException(
+            "SECRET_KEY is missing or weak: set it to at least 32 random characters "
+            "(python -c 'import secrets; print(secrets.token_urlsafe(32))').")
+    _serve(host, port, workers=workers, config=None)
+
+
+def _serve(host: str, port: int, *, workers: int, config: dict | None) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    class Server(BaseApplication):
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("accesslog", "-")
+            # Paths only, never query strings: those can carry places or emails.
+            self.cfg.set("access_log_format", '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms')
+
+        def load(self):
+            return create_app(config)
+
+    Server().run()
+
+
+@main.group()
+def translations() -> None:
+    """Extract, update and compile the message catalogs (see README)."""
+
+
+@translations.command()
+def extract() -> None:
+    """Write translations/messages.pot from the code and templates."""
+    from .catalogs import extract_catalog
+
+    click.echo(extract_catalog())
+
+
+@translations.command()
+def update() -> None:
+    """Merge messages.pot into every locale's messages.po."""
+    from .catalogs import update_catalogs
+
+    click.echo(update_catalogs())
+
+
+@translations.command("compile")
+def compile_cmd() -> None:
+    """Build the .mo files the portal reads at run time."""
+    from .catalogs import compile_catalogs
+
+    click.echo(compile_catalogs())

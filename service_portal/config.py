@@ -1,0 +1,71 @@
+"""Settings from the environment (CONTRACT section 2), read in one place."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+SUPPORTED_LOCALES = ("en", "zh_Hans", "de", "fr", "es", "it", "nl", "nb", "pt_BR", "ar", "th", "id")
+OSM_TILE_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+MIN_SECRET_KEY_LENGTH = 32
+
+
+def default_database_url(instance_path: str | Path) -> str:
+    """The embedded default: an SQLite file in the app's instance folder."""
+    return f"sqlite:///{Path(instance_path) / 'portal.db'}"
+
+
+def settings_from_env(environ: os._Environ[str] | dict[str, str] | None = None) -> dict[str, Any]:
+    """Map the documented environment variables onto Flask config keys.
+
+    Only variables that are set are returned, so defaults live in `create_app`.
+    """
+    env = os.environ if environ is None else environ
+    out: dict[str, Any] = {}
+    if env.get("DATABASE_URL"):
+        out["DATABASE_URL"] = env["DATABASE_URL"]
+    if env.get("SECRET_KEY"):
+        out["SECRET_KEY"] = env["SECRET_KEY"]
+    for name in ("RATELIMIT_STORAGE_URI", "GEOCODER", "GEOCODER_USER_AGENT", "MAP_TILE_URL",
+                 "DEFAULT_LOCALE"):
+        if env.get(name):
+            out[name] = env[name]
+    if env.get("MAX_UPLOAD_MB"):
+        out["MAX_UPLOAD_MB"] = _positive_int("MAX_UPLOAD_MB", env["MAX_UPLOAD_MB"])
+    return out
+
+
+def defaults() -> dict[str, Any]:
+    """Every setting with its documented default (DATABASE_URL is filled in by create_app)."""
+    return {
+        "DATABASE_URL": None,
+        "SECRET_KEY": None,
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "GEOCODER": "offline",
+        "GEOCODER_USER_AGENT": None,
+        "MAP_TILE_URL": OSM_TILE_URL,
+        "DEFAULT_LOCALE": "en",
+        "MAX_UPLOAD_MB": 10,
+        "LOCAL_DEMO": False,
+        "SQLITE_BUSY_TIMEOUT_MS": 15000,
+        "SQL_ECHO": False,
+    }
+
+
+def is_strong_secret(value: str | None) -> bool:
+    """A session-signing key must be long and not one of the usual placeholders."""
+    if not value or len(value) < MIN_SECRET_KEY_LENGTH:
+        return False
+    weak = {"changeme", "secret", "dev", "development", "password"}
+    return value.lower().strip("-_ ") not in weak and len(set(value)) >= 10
+
+
+def _positive_int(name: str, raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, not {raw!r}") from None
+    if value <= 0:
+        raise ValueError(f"{name} must be positive")
+    return value

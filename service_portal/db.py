@@ -1,0 +1,171 @@
+"""Engine per app, one Session per request on `g`, committed once at the edge.
+
+SQLite gets WAL, foreign keys, a busy timeout and, for write work, `BEGIN IMMEDIATE`:
+a deferred SQLite transaction that later wants to write fails at once with "database is
+locked" (ignoring the busy timeout) when another writer got there first, whereas an
+immediate one queues behind it for up to the timeout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from flask import Flask, current_app, g, request
+from sqlalchemy import DateTime, Engine, create_engine, event
+from sqlalchemy.engine import Connection
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Session
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def utcnow() -> datetime:
+    """Now, timezone-aware in UTC (use as `default_factory`)."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware.
+
+    SQLite keeps no zone; PostgreSQL gets `timestamptz`. Naive input is refused, so a
+    local time can never be stored as if it were UTC.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime refused: pass a timezone-aware value")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def make_engine(url: str, *, busy_timeout_ms: int = 15000, echo: bool = False) -> Engine:
+    """Create the engine for `url` with the per-dialect settings this portal relies on."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False})
+        _configure_sqlite(engine, busy_timeout_ms)
+        return engine
+    return create_engine(url, echo=echo, pool_pre_ping=True)
+
+
+def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:
+        # Let SQLAlchemy, not the driver, decide when transactions begin (see "begin").
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA foreign_keys = ON")
+        cur.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        if engine.url.database not in (None, "", ":memory:"):
+            cur.execute("PRAGMA journal_mode = WAL")
+            cur.execute("PRAGMA synchronous = NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get("sqlite_begin_immediate", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def writer(engine: Engine) -> Engine:
+    """The same engine, but its transactions take SQLite's write lock up front."""
+    return engine.execution_options(sqlite_begin_immediate=True)
+
+
+@contextmanager
+def session_scope(engine: Engine, *, write: bool = True) -> Iterator[Session]:
+    """A session for CLI work: commit once at the end, roll back on any error."""
+    session = Session(writer(engine) if write else engine, expire_on_commit=False)
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def get_engine() -> Engine:
+    return current_app.extensions["service_portal.engine"]
+
+
+def get_session(*, write: bool | None = None) -> Session:
+    """The request's session, opened on first use.
+
+    Requests with a write method take the write lock at BEGIN; a GET that must write
+    (an audit entry, say) asks for `write=True` before its first query.
+    """
+    session: Session | None = g.get("db_session")
+    if session is None:
+        wants_write = write if write is not None else request.method in WRITE_METHODS
+        engine = get_engine()
+        session = Session(writer(engine) if wants_write else engine, expire_on_commit=False)
+        g.db_session = session
+    return session
+
+
+def init_app(app: Flask) -> None:
+    engine = make_engine(
+        app.config["DATABASE_URL"],
+        busy_timeout_ms=app.config["SQLITE_BUSY_TIMEOUT_MS"],
+        echo=app.config["SQL_ECHO"],
+    )
+    app.extensions["service_portal.engine"] = engine
+
+    @app.after_request
+    def _commit(response):
+        session: Session | None = g.get("db_session")
+        if session is not None:
+            if response.status_code < 400:
+                session.commit()
+            else:
+                session.rollback()
+        return response
+
+    @app.teardown_request
+    def _close(exc: BaseException | None) -> None:
+        session: Session | None = g.pop("db_session", None)
+        if session is not None:
+            if exc is not None:
+                session.rollback()
+            session.close()
+
+
+def upsert_by_key(session: Session, model: type, key: str,
+                  records: list[dict]) -> tuple[int, int]:
+    """Create or update rows of `model` matched on the unique column `key`.
+
+    A row is only touched when a value differs, so loading the same data twice changes
+    nothing (seed idempotence). Returns (created, updated). Flushes, never commits.
+    """
+    from sqlmodel import select
+
+    column = getattr(model, key)
+    existing = {getattr(row, key): row for row in session.exec(
+        select(model).where(column.in_([r[key] for r in records])))}
+    created = updated = 0
+    for record in records:
+        row = existing.get(record[key])
+        if row is None:
+            session.add(model(**record))
+            created += 1
+            continue
+        changed = {k: v for k, v in record.items() if getattr(row, k) != v}
+        if changed:
+            for k, v in changed.items():
+                setattr(row, k, v)
+            updated += 1
+    session.flush()
+    return created, updated

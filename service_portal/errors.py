@@ -1,0 +1,160 @@
+"""Domain exceptions and the one error renderer (CONTRACT section 9).
+
+Every error leaves as `{"error": {"code", "message", "field", "details"}}` under
+`/api/` and as a page elsewhere, with the message in the request's locale.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class PortalError(Exception):
+    """An error the user can act on: an HTTP status, a stable code and a translated message."""
+
+    status = 400
+    code = "bad_request"
+    default_message = _l("The request could not be understood.")
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        code: str | None = None,
+        field: str | None = None,
+        details: list[Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message or str(self.default_message))
+        self.message = message
+        self.code = code or self.code
+        self.field = field
+        self.details = details or []
+        self.headers = headers or {}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "error": {
+                "code": self.code,
+                "message": str(self.message or self.default_message),
+                "field": self.field,
+                "details": self.details,
+            }
+        }
+
+
+class BadParameter(PortalError):
+    status, code = 400, "bad_parameter"
+    default_message = _l("A parameter is missing or malformed.")
+
+
+class Unauthorized(PortalError):
+    status, code = 401, "unauthorized"
+    default_message = _l("Sign in or send a valid API token.")
+
+
+class Forbidden(PortalError):
+    status, code = 403, "forbidden"
+    default_message = _l("You are not allowed to do this.")
+
+
+class NotFound(PortalError):
+    status, code = 404, "not_found"
+    default_message = _l("Nothing was found here.")
+
+
+class Conflict(PortalError):
+    status, code = 409, "version_conflict"
+    default_message = _l("Someone else changed this in the meantime. Reload and try again.")
+
+
+class Invalid(PortalError):
+    status, code = 422, "invalid"
+    default_message = _l("The request is well-formed but its content is not valid.")
+
+
+#: Codes and messages for the statuses that werkzeug raises on its own.
+HTTP_ERRORS: dict[int, tuple[str, Any]] = {
+    400: ("bad_request", _l("The request could not be understood.")),
+    401: ("unauthorized", _l("Sign in or send a valid API token.")),
+    403: ("forbidden", _l("You are not allowed to do this.")),
+    404: ("not_found", _l("Nothing was found here.")),
+    405: ("method_not_allowed", _l("This method is not allowed here.")),
+    409: ("conflict", _l("Someone else changed this in the meantime. Reload and try again.")),
+    413: ("too_large", _l("The upload is too large.")),
+    415: ("unsupported_media_type", _l("This content type is not accepted here.")),
+    422: ("invalid", _l("The request is well-formed but its content is not valid.")),
+    429: ("rate_limited", _l("Too many requests. Please wait a moment and try again.")),
+    503: ("busy", _l("The portal is busy. Please try again in a moment.")),
+}
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def render_error(status: int, payload: dict[str, Any], headers: dict[str, str] | None = None):
+    """The one place an error becomes a response."""
+    if wants_json():
+        response = jsonify(payload)
+    else:
+        response = Response(
+            render_template("error.html", status=status, error=payload["error"]),
+            mimetype="text/html",
+        )
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _http_payload(status: int, code: str | None = None, message: str | None = None):
+    default_code, default_message = HTTP_ERRORS.get(status, HTTP_ERRORS[400])
+    return {"error": {"code": code or default_code, "message": message or str(default_message),
+                      "field": None, "details": []}}
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(PortalError)
+    def _portal_error(exc: PortalError):
+        return render_error(exc.status, exc.to_dict(), exc.headers)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        status = exc.code or 500
+        if status >= 500:
+            return _server_error(exc)
+        headers = {}
+        if status == 405 and exc.valid_methods:
+            headers["Allow"] = ", ".join(exc.valid_methods)
+        retry_after = getattr(exc, "retry_after", None) or (
+            exc.response.headers.get("Retry-After") if exc.response is not None else None
+        )
+        if retry_after:
+            headers["Retry-After"] = str(retry_after)
+        return render_error(status, _http_payload(status), headers)
+
+    @app.errorhandler(Exception)
+    def _server_error(exc: Exception):
+        original = getattr(exc, "original_exception", None) or exc
+        if isinstance(original, OperationalError) and _is_lock_timeout(original):
+            return render_error(503, _http_payload(503), {"Retry-After": "1"})
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        payload = {"error": {"code": "internal_error",
+                             "message": _("Something went wrong on our side. Please try again."),
+                             "field": None, "details": []}}
+        return render_error(500, payload)
+
+
+def _is_lock_timeout(exc: OperationalError) -> bool:
+    text = str(exc.orig).lower()
+    return "database is locked" in text or "could not serialize" in text or "deadlock" in text

@@ -1,0 +1,147 @@
+"""Field checks shared by several domains: countries, currencies, languages, phones, links.
+
+Each returns the normalised value or raises `ValueError` with a translated message, so
+row parsers and request schemas report the same words for the same mistake.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from urllib.parse import urlsplit
+
+import phonenumbers
+import pycountry
+from flask_babel import gettext as _
+
+_ASCII_INT = re.compile(r"[0-9]{1,9}")
+# A decimal with one separator ('.' or ',' as Excel writes it in many locales) and at most
+# two decimals, so that "1,234" (a thousands separator?) is refused as ambiguous.
+_ASCII_DECIMAL = re.compile(r"([0-9]{1,10})(?:[.,]([0-9]{1,2}))?")
+_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
+_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+
+
+def country(value: str) -> str:
+    code = value.strip().upper()
+    if len(code) != 2 or not code.isascii() or pycountry.countries.get(alpha_2=code) is None:
+        raise ValueError(_("Not an ISO 3166-1 alpha-2 country code: %(value)s", value=value))
+    return code
+
+
+def currency(value: str) -> str:
+    code = value.strip().upper()
+    if len(code) != 3 or not code.isascii() or pycountry.currencies.get(alpha_3=code) is None:
+        raise ValueError(_("Not an ISO 4217 currency code: %(value)s", value=value))
+    return code
+
+
+def language(value: str) -> str:
+    """A BCP 47 tag with a known ISO 639 language and an optional region (`pt-BR`)."""
+    parts = value.strip().replace("_", "-").split("-")
+    lang = parts[0].lower()
+    known = lang.isascii() and (
+        (len(lang) == 2 and pycountry.languages.get(alpha_2=lang) is not None)
+        or (len(lang) == 3 and pycountry.languages.get(alpha_3=lang) is not None)
+    )
+    if not known or len(parts) > 2:
+        raise ValueError(_("Not a language code: %(value)s", value=value))
+    if len(parts) == 2:
+        region = parts[1]
+        if len(region) == 4 and region.isascii() and region.isalpha():
+            return f"{lang}-{region.title()}"
+        return f"{lang}-{country(region)}"
+    return lang
+
+
+def phone_e164(value: str, region: str | None) -> str:
+    """A phone number valid for its country, in E.164 (`+4969123456`)."""
+    try:
+        number = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        raise ValueError(_("Not a valid phone number: %(value)s", value=value))
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def email(value: str) -> str:
+    text = value.strip()
+    if len(text) > 254 or not _EMAIL.fullmatch(text):
+        raise ValueError(_("Not a valid email address: %(value)s", value=value))
+    local, domain = text.rsplit("@", 1)
+    return f"{local}@{domain.lower()}"
+
+
+def web_link(value: str) -> str:
+    """Links from data are http(s) only, so a `javascript:` URL never reaches a page."""
+    text = value.strip()
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc or len(text) > 300:
+        raise ValueError(_("Not a web address starting with http:// or https://: %(value)s",
+                           value=value))
+    return text
+
+
+def slug(value: str) -> str:
+    text = value.strip()
+    if not _SLUG.fullmatch(text) or len(text) > 80:
+        raise ValueError(_("Not a slug (lower-case letters, digits and hyphens): %(value)s",
+                           value=value))
+    return text
+
+
+def whole_number(value: str, *, minimum: int = 0) -> int:
+    """A plain whole number in ASCII digits: no sign, no Unicode digits, no NaN."""
+    text = value.strip()
+    if not _ASCII_INT.fullmatch(text) or int(text) < minimum:
+        raise ValueError(_("Not a whole number of at least %(minimum)s: %(value)s",
+                           minimum=minimum, value=value))
+    return int(text)
+
+
+def decimal_amount(value: str) -> Decimal:
+    """A non-negative amount with at most two decimals ('12.50' or '12,50')."""
+    text = value.strip()
+    match = _ASCII_DECIMAL.fullmatch(text)
+    if not match:
+        raise ValueError(_("Not an amount of at least 0 with at most two decimals: %(value)s",
+                           value=value))
+    try:
+        return Decimal(f"{match.group(1)}.{match.group(2) or '0'}")
+    except InvalidOperation:  # pragma: no cover - the pattern admits only digits
+        raise ValueError(_("Not a number: %(value)s", value=value)) from None
+
+
+def iso_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError(_("Not a date in the form YYYY-MM-DD: %(value)s", value=value)) from None
+
+
+def latitude(value: str) -> float:
+    number = _finite_ascii_float(value)
+    if number is None or not -90 <= number <= 90:
+        raise ValueError(_("Not a latitude between -90 and 90: %(value)s", value=value))
+    return number
+
+
+def longitude(value: str) -> float:
+    number = _finite_ascii_float(value)
+    if number is None or not -180 <= number <= 180:
+        raise ValueError(_("Not a longitude between -180 and 180: %(value)s", value=value))
+    return number
+
+
+def _finite_ascii_float(value: str) -> float | None:
+    text = value.strip()
+    if not text.isascii():
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None

@@ -1,0 +1,1 @@
+"""Geography without Flask: time zones, geodesic helpers, the offline gazetteer."""

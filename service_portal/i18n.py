@@ -1,0 +1,101 @@
+"""Locale selection and the Babel formatting helpers (distances, money, dates)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from babel import Locale, UnknownLocaleError
+from babel.numbers import format_currency, format_decimal
+from babel.units import format_unit
+from flask import Flask, current_app, has_request_context, request
+from flask_babel import Babel, get_locale
+
+from .config import SUPPORTED_LOCALES
+
+LOCALE_COOKIE = "lang"
+#: Locales whose readers think in miles; they use the `en` catalog.
+MILES_LOCALES = ("en_GB", "en_US")
+KM_PER_MILE = 1.609344
+
+
+def _normalise(tag: str) -> str | None:
+    """Map a user-supplied tag (`pt-br`, `zh-CN`, `EN_us`) onto a supported locale, or None."""
+    if not tag or len(tag) > 35:
+        return None
+    try:
+        loc = Locale.parse(tag.replace("-", "_"))
+    except (ValueError, TypeError, UnknownLocaleError):
+        return None
+    candidates = [str(loc)]
+    if loc.script:
+        candidates.append(f"{loc.language}_{loc.script}")
+    if loc.territory:
+        candidates.append(f"{loc.language}_{loc.territory}")
+    if loc.language == "zh":
+        candidates.append("zh_Hans")
+    if loc.language in ("no", "nn"):
+        candidates.append("nb")
+    if loc.language == "pt":
+        candidates.append("pt_BR")
+    candidates.append(loc.language)
+    for cand in candidates:
+        if cand in SUPPORTED_LOCALES or cand in MILES_LOCALES:
+            return cand
+    return None
+
+
+def select_locale() -> str:
+    """An explicit choice (`lang=`, then the cookie), then Accept-Language, then the default."""
+    if not has_request_context():
+        return current_app.config["DEFAULT_LOCALE"]
+    for explicit in (request.args.get("lang"), request.cookies.get(LOCALE_COOKIE)):
+        chosen = _normalise(explicit or "")
+        if chosen:
+            return chosen
+    for tag, _quality in request.accept_languages:
+        chosen = _normalise(tag)
+        if chosen:
+            return chosen
+    return current_app.config["DEFAULT_LOCALE"]
+
+
+def html_lang() -> str:
+    """The `lang` attribute of pages: a BCP 47 tag (`pt-BR`, `zh-Hans`)."""
+    return str(get_locale()).replace("_", "-")
+
+
+def text_direction(locale: Locale | None = None) -> str:
+    loc = locale or get_locale()
+    return loc.text_direction if loc else "ltr"
+
+
+def format_distance(km: float, locale: Locale | None = None) -> str:
+    """A distance in kilometres, or miles for readers who use them."""
+    loc = locale or get_locale()
+    if str(loc) in MILES_LOCALES:
+        return format_unit(round(km / KM_PER_MILE, 1), "length-mile", length="short", locale=loc)
+    return format_unit(round(km, 1), "length-kilometer", length="short", locale=loc)
+
+
+def format_money(amount: Decimal | float, currency: str, locale: Locale | None = None) -> str:
+    return format_currency(amount, currency, locale=locale or get_locale())
+
+
+def format_number(value: float | int | Decimal, locale: Locale | None = None) -> str:
+    return format_decimal(value, locale=locale or get_locale())
+
+
+def to_zone(moment: datetime, zone: str) -> datetime:
+    from zoneinfo import ZoneInfo
+
+    return moment.astimezone(ZoneInfo(zone))
+
+
+def init_app(app: Flask, translations_dir: str) -> None:
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", translations_dir)
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", app.config["DEFAULT_LOCALE"])
+    Babel(app, locale_selector=select_locale)
+    app.jinja_env.globals.update(text_direction=text_direction, html_lang=html_lang)
+    app.jinja_env.filters.update(distance=format_distance, money=format_money,
+                                 number=format_number)

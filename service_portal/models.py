@@ -1,0 +1,20 @@
+"""Every domain's tables, imported in one place for Alembic and `create_all`; nothing else."""
+
+from sqlmodel import SQLModel
+
+from .audit.models import AuditEntry
+from .bulletins.models import Bulletin, BulletinCountry, BulletinModel, BulletinText
+from .cases.models import Case, CaseBulletin, CaseEvent
+from .catalog.models import Brand, Service, VehicleModel
+from .parts.models import Part, PartFitment, Stock
+from .shops.models import Organization, Shop, ShopBrand, ShopLanguage, ShopService
+from .users.models import ApiToken, User
+
+metadata = SQLModel.metadata
+
+__all__ = [
+    "ApiToken", "AuditEntry", "Brand", "Bulletin", "BulletinCountry", "BulletinModel",
+    "BulletinText", "Case", "CaseBulletin", "CaseEvent", "Organization", "Part", "PartFitment",
+    "Service", "Shop", "ShopBrand", "ShopLanguage", "ShopService", "Stock", "User",
+    "VehicleModel", "metadata",
+]

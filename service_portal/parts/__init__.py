@@ -1,0 +1,1 @@
+"""The parts catalog, supersession, fitment, and each shop's stock."""

@@ -1,0 +1,133 @@
+"""Shapes of parts and stock input: rows of the parts and stock files, checked."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+
+from flask_babel import gettext as _
+
+from .. import fields
+from ..tabular import RowError
+from .models import PART_CATEGORIES
+
+PART_COLUMNS = ("part_number", "brand", "name", "category", "superseded_by", "fits")
+STOCK_COLUMNS = ("part_number", "qty", "price", "currency")
+MAX_QTY = 1_000_000
+_PART_NUMBER = re.compile(r"[A-Z0-9][A-Z0-9.\-/]{0,39}")
+
+
+@dataclass
+class PartInput:
+    part_number: str
+    brand: str
+    name: str
+    category: str
+    superseded_by: str | None
+    fits: list[str]
+
+
+@dataclass
+class StockInput:
+    row: int
+    shop_external_id: str | None
+    part_number: str
+    qty: int
+    price: Decimal
+    currency: str
+
+
+def part_number(value: str) -> str:
+    """Part numbers are compared upper-case, without surrounding spaces."""
+    text = value.strip().upper()
+    if not _PART_NUMBER.fullmatch(text):
+        raise ValueError(_("Not a part number (letters, digits, '-', '.', '/'): %(value)s",
+                           value=value))
+    return text
+
+
+def parse_part_row(number: int, row: dict[str, str], *,
+                   models: dict[str, tuple[int, int]],
+                   brands: dict[str, int]) -> tuple[PartInput | None, list[RowError]]:
+    """Check one parts row: known brand and category, models of that brand."""
+    errors: list[RowError] = []
+
+    def check(column: str, parse, required: bool = False):
+        raw = (row.get(column) or "").strip()
+        if not raw:
+            if required:
+                errors.append(RowError(number, column, _("This value is required.")))
+            return None
+        try:
+            return parse(raw)
+        except ValueError as exc:
+            errors.append(RowError(number, column, str(exc)))
+            return None
+
+    pn = check("part_number", part_number, True)
+    brand = check("brand", lambda v: _known(v.lower(), brands, _("Unknown brand: %(value)s")),
+                  True)
+    name = check("name", lambda v: v if len(v) <= 200 else _too_long(200), True)
+    category = check("category", lambda v: _known(
+        v.lower(), PART_CATEGORIES, _("Unknown part category: %(value)s")), True)
+    successor = check("superseded_by", part_number)
+    fits = check("fits", lambda v: _fitment(v, models, brands.get(brand or ""))) or []
+    if pn and successor == pn:
+        errors.append(RowError(number, "superseded_by", _("A part cannot supersede itself.")))
+    if errors:
+        return None, errors
+    return PartInput(pn, brand, name, category, successor, fits), []
+
+
+def parse_stock_row(number: int, row: dict[str, str], *,
+                    shop_column: bool) -> tuple[StockInput | None, list[RowError]]:
+    """Check one stock row: qty a plain whole number, price an amount, ISO currency."""
+    errors: list[RowError] = []
+
+    def check(column: str, parse):
+        raw = (row.get(column) or "").strip()
+        if not raw:
+            errors.append(RowError(number, column, _("This value is required.")))
+            return None
+        try:
+            return parse(raw)
+        except ValueError as exc:
+            errors.append(RowError(number, column, str(exc)))
+            return None
+
+    shop = check("shop_external_id", str) if shop_column else None
+    pn = check("part_number", part_number)
+    qty = check("qty", _qty)
+    price = check("price", fields.decimal_amount)
+    currency = check("currency", fields.currency)
+    if errors:
+        return None, errors
+    return StockInput(number, shop, pn, qty, price, currency), []
+
+
+def _qty(value: str) -> int:
+    qty = fields.whole_number(value)
+    if qty > MAX_QTY:
+        raise ValueError(_("At most %(max)s.", max=MAX_QTY))
+    return qty
+
+
+def _known(value: str, known, message: str) -> str:
+    if value not in known:
+        raise ValueError(message % {"value": value})
+    return value
+
+
+def _too_long(limit: int):
+    raise ValueError(_("At most %(limit)s characters.", limit=limit))
+
+
+def _fitment(value: str, models: dict[str, tuple[int, int]], brand_id: int | None) -> list[str]:
+    slugs = list(dict.fromkeys(s.strip().lower() for s in value.split(";") if s.strip()))
+    for slug in slugs:
+        if slug not in models:
+            raise ValueError(_("Unknown model: %(value)s", value=slug))
+        if brand_id is not None and models[slug][1] != brand_id:
+            raise ValueError(_("Model %(model)s is not of this part's brand.", model=slug))
+    return slugs

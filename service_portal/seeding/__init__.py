@@ -1,0 +1,1 @@
+"""The demo data set: loading seed/ files and generating shops for benchmarks."""

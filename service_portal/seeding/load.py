@@ -1,0 +1,108 @@
+"""Loading the demo data set from `seed/` (idempotent: a second run changes nothing)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlmodel import Session, select
+
+from ..bulletins.schemas import BulletinIn
+from ..bulletins.services import upsert_bulletin
+from ..catalog.services import upsert_brands, upsert_services, upsert_vehicle_models
+from ..parts.services import import_parts, import_stock
+from ..shops.models import Organization
+from ..shops.services import import_shops, upsert_organizations
+from ..tabular import read_table
+from ..users.models import User
+from ..users.services import create_user
+from .generate import ORG_SLUG as GENERATED_ORG
+
+SEED_DIR = Path(__file__).resolve().parents[2] / "seed"
+STAFF_EMAIL = "staff@service-portal.example"
+ADMIN_EMAIL = "admin@service-portal.example"
+
+
+def dealer_email(org_slug: str) -> str:
+    return f"dealer@{org_slug}.example"
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def load_seed(session: Session, seed_dir: Path = SEED_DIR,
+              progress: Callable[[str], None] = lambda _msg: None) -> dict[str, dict]:
+    """Load every seed file in dependency order; returns counts per file."""
+    report: dict[str, dict] = {}
+
+    def step(name: str, counts) -> None:
+        report[name] = counts if isinstance(counts, dict) else \
+            {"created": counts[0], "updated": counts[1]}
+        progress(f"{name}: {report[name]}")
+
+    step("brands", upsert_brands(session, read_csv(seed_dir / "brands.csv")))
+    step("models", upsert_vehicle_models(session, read_csv(seed_dir / "models.csv")))
+    step("services", upsert_services(session, read_csv(seed_dir / "services.csv")))
+    step("organizations", upsert_organizations(session, [
+        {"slug": r["slug"], "name": r["name"], "country": r["country"] or None}
+        for r in read_csv(seed_dir / "organizations.csv")]))
+    step("shops", import_shops(session, _table(seed_dir / "shops.csv")))
+    step("parts", import_parts(session, _table(seed_dir / "parts.csv")))
+    step("stock", import_stock(session, _table(seed_dir / "stock.csv")))
+    step("bulletins", _load_bulletins(session, seed_dir / "bulletins.json"))
+    step("users", ensure_demo_users(session))
+    return report
+
+
+def ensure_demo_users(session: Session) -> dict[str, int]:
+    """A dealer per organisation of the data set, one staff member, one admin; created
+    without a password (they cannot sign in until `demo` or an admin sets one)."""
+    have = set(session.exec(select(User.email)).all())
+    created = 0
+    wanted = [(STAFF_EMAIL, "staff", None, "Demo Staff"),
+              (ADMIN_EMAIL, "admin", None, "Demo Admin")]
+    wanted += [(dealer_email(slug), "dealer", slug, f"Demo dealer ({name})")
+               for slug, name in session.exec(select(Organization.slug, Organization.name)
+                                              .where(Organization.slug != GENERATED_ORG)
+                                              .order_by(Organization.slug)).all()]
+    for email, role, org, name in wanted:
+        if email not in have:
+            create_user(session, email=email, role=role, organization=org, name=name)
+            created += 1
+    return {"created": created, "updated": 0}
+
+
+def _load_bulletins(session: Session, path: Path) -> dict[str, int]:
+    created = updated = 0
+    for raw in json.loads(path.read_text(encoding="utf-8")):
+        data = BulletinIn.model_validate(raw)
+        bulletin, changed = upsert_bulletin(session, data)
+        if changed:
+            created += bulletin.version == 1
+            updated += bulletin.version > 1
+    return {"created": created, "updated": updated}
+
+
+def _table(path: Path):
+    return read_table(path.read_bytes(), path.name)
+
+
+def reset_demo_passwords(session: Session) -> list[tuple[str, str, str]]:
+    """Give the demo users new random passwords; returns (email, role, password)."""
+    import secrets
+
+    from ..users.services import set_password
+
+    users = session.exec(select(User).where(
+        User.email.in_([STAFF_EMAIL, ADMIN_EMAIL]) | User.email.like("dealer@%.example"))
+        .order_by(User.role, User.email)).all()
+    out = []
+    for user in users:
+        password = secrets.token_urlsafe(12)
+        set_password(session, user, password)
+        out.append((user.email, user.role, password))
+    return out

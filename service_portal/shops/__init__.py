@@ -1,0 +1,1 @@
+"""Organisations and their shops: where owners get their car fixed."""

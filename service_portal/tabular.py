@@ -1,0 +1,157 @@
+"""Reading uploaded tables (CSV or XLSX) into rows, and reporting bad rows.
+
+CSV must be UTF-8 (a BOM is fine), comma- or semicolon-separated as Excel writes it in
+many locales. XLSX is read by openpyxl in read-only mode, after checking the archive's
+declared sizes so that a small file that unpacks to gigabytes is refused in milliseconds.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from flask_babel import gettext as _
+
+from .errors import Invalid
+
+MAX_ROWS = 100_000
+MAX_XLSX_UNPACKED_BYTES = 50 * 1024 * 1024
+MAX_XLSX_MEMBERS = 200
+MAX_CELL_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One problem in one row: `row` counts lines as a spreadsheet shows them (header = 1)."""
+
+    row: int
+    column: str | None
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class ImportFailed(Invalid):
+    """A file with bad rows: nothing of it was stored."""
+
+    code = "invalid_rows"
+
+    def __init__(self, errors: list[RowError]) -> None:
+        super().__init__(
+            _("%(count)s rows have errors; nothing was imported.", count=len(errors))
+            if len(errors) != 1 else _("One row has an error; nothing was imported."),
+            details=[e.to_dict() for e in errors],
+        )
+        self.errors = errors
+
+
+@dataclass
+class Table:
+    columns: list[str]
+    rows: list[tuple[int, dict[str, str]]]  # (row number, values by column)
+
+
+def read_table(data: bytes, filename: str = "") -> Table:
+    """Parse CSV or XLSX bytes (XLSX recognised by its zip signature or name)."""
+    if data[:4] == b"PK\x03\x04" or filename.lower().endswith(".xlsx"):
+        return _read_xlsx(data)
+    return _read_csv(data)
+
+
+def require_columns(table: Table, required: tuple[str, ...]) -> None:
+    missing = [c for c in required if c not in table.columns]
+    if missing:
+        raise Invalid(_("Missing columns: %(columns)s", columns=", ".join(missing)),
+                      code="missing_columns", details=missing)
+
+
+def _read_csv(data: bytes) -> Table:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise Invalid(_("The file is not UTF-8 text. Save it as “CSV UTF-8” and try again."),
+                      code="bad_encoding") from None
+    if "\x00" in text:
+        raise Invalid(_("The file is not UTF-8 text. Save it as “CSV UTF-8” and try again."),
+                      code="bad_encoding")
+    first_line = text.split("\n", 1)[0]
+    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        header = next(reader, None)
+        if not header:
+            raise Invalid(_("The file is empty."), code="empty_file")
+        columns = [c.strip().lower() for c in header]
+        rows: list[tuple[int, dict[str, str]]] = []
+        for values in reader:
+            if not any(v.strip() for v in values):
+                continue
+            rows.append((reader.line_num, _row_dict(columns, values)))
+            if len(rows) > MAX_ROWS:
+                raise _too_many_rows()
+    except csv.Error as exc:
+        raise Invalid(_("The CSV file is malformed near line %(line)s.", line=reader.line_num),
+                      code="bad_csv", details=[str(exc)]) from None
+    return Table(columns, rows)
+
+
+def _read_xlsx(data: bytes) -> Table:
+    _check_xlsx_archive(data)
+    from openpyxl import load_workbook
+
+    try:
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception:  # openpyxl raises many kinds on a damaged file
+        raise Invalid(_("The spreadsheet could not be read."), code="bad_xlsx") from None
+    try:
+        sheet = workbook.worksheets[0]
+        rows_iter = sheet.iter_rows(values_only=True)
+        header = next(rows_iter, None)
+        if not header or not any(header):
+            raise Invalid(_("The file is empty."), code="empty_file")
+        columns = [str(c or "").strip().lower() for c in header]
+        rows: list[tuple[int, dict[str, str]]] = []
+        for number, values in enumerate(rows_iter, start=2):
+            cells = ["" if v is None else _cell_text(v) for v in values]
+            if not any(c.strip() for c in cells):
+                continue
+            rows.append((number, _row_dict(columns, cells)))
+            if len(rows) > MAX_ROWS:
+                raise _too_many_rows()
+    finally:
+        workbook.close()
+    return Table(columns, rows)
+
+
+def _check_xlsx_archive(data: bytes) -> None:
+    """Refuse archives whose declared unpacked size or member count is too large."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, ValueError):
+        raise Invalid(_("The spreadsheet could not be read."), code="bad_xlsx") from None
+    unpacked = sum(m.file_size for m in members)
+    if len(members) > MAX_XLSX_MEMBERS or unpacked > MAX_XLSX_UNPACKED_BYTES:
+        raise Invalid(
+            _("The spreadsheet unpacks to more than %(mb)s MB or holds too many parts.",
+              mb=MAX_XLSX_UNPACKED_BYTES // (1024 * 1024)),
+            code="xlsx_too_large")
+
+
+def _cell_text(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _row_dict(columns: list[str], values: list[str]) -> dict[str, str]:
+    return {c: (values[i][:MAX_CELL_CHARS] if i < len(values) else "")
+            for i, c in enumerate(columns) if c}
+
+
+def _too_many_rows() -> Invalid:
+    return Invalid(_("The file has more than %(max)s rows.", max=MAX_ROWS), code="too_many_rows")

@@ -1,0 +1,1 @@
+"""People who sign in (dealers, staff, admins, owners) and their API tokens."""
