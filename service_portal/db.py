@@ -169,3 +169,21 @@ def upsert_by_key(session: Session, model: type, key: str,
             updated += 1
     session.flush()
     return created, updated
+
+
+def bulk_insert(connection: Connection, table: str, columns: tuple[str, ...],
+                rows: list[tuple]) -> None:
+    """Insert plain tuples with the driver's executemany, bypassing per-row ORM and type
+    processing (for bulk loads of millions of rows). Values must be driver-ready: use
+    `driver_timestamp` for timestamps."""
+    if not rows:
+        return
+    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    sql = (f"INSERT INTO {table} ({', '.join(columns)}) "
+           f"VALUES ({', '.join([marker] * len(columns))})")
+    connection.exec_driver_sql(sql, rows)
+
+
+def driver_timestamp(connection: Connection, moment: datetime):
+    """A UTC timestamp as `UTCDateTime` would hand it to this connection's driver."""
+    return UTCDateTime().process_bind_param(moment, connection.dialect)
