@@ -39,7 +39,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     security.init_app(app)
 
+    from . import openapi
+    from .catalog import api as catalog_api
     from .home import views as home_views
+    from .shops import api as shops_api
 
     app.register_blueprint(home_views.bp)
+    app.register_blueprint(shops_api.bp)
+    app.register_blueprint(catalog_api.bp)
+    app.register_blueprint(openapi.bp)
     return app

@@ -28,7 +28,7 @@ def settings_from_env(environ: os._Environ[str] | dict[str, str] | None = None) 
     if env.get("SECRET_KEY"):
         out["SECRET_KEY"] = env["SECRET_KEY"]
     for name in ("RATELIMIT_STORAGE_URI", "GEOCODER", "GEOCODER_USER_AGENT", "MAP_TILE_URL",
-                 "DEFAULT_LOCALE"):
+                 "DEFAULT_LOCALE", "SEARCH_RATE_LIMIT"):
         if env.get(name):
             out[name] = env[name]
     if env.get("MAX_UPLOAD_MB"):
@@ -50,6 +50,7 @@ def defaults() -> dict[str, Any]:
         "LOCAL_DEMO": False,
         "SQLITE_BUSY_TIMEOUT_MS": 15000,
         "SQL_ECHO": False,
+        "SEARCH_RATE_LIMIT": "120 per minute",
     }
 
 

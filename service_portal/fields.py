@@ -122,18 +122,23 @@ def iso_date(value: str) -> date:
         raise ValueError(_("Not a date in the form YYYY-MM-DD: %(value)s", value=value)) from None
 
 
+#: Coordinates are kept to 1e-7 degrees (about 1 cm): finer digits are noise, and tiny
+#: values such as 1e-308 would underflow PostgreSQL's float arithmetic.
+COORDINATE_DECIMALS = 7
+
+
 def latitude(value: str) -> float:
     number = _finite_ascii_float(value)
     if number is None or not -90 <= number <= 90:
         raise ValueError(_("Not a latitude between -90 and 90: %(value)s", value=value))
-    return number
+    return round(number, COORDINATE_DECIMALS) + 0.0
 
 
 def longitude(value: str) -> float:
     number = _finite_ascii_float(value)
     if number is None or not -180 <= number <= 180:
         raise ValueError(_("Not a longitude between -180 and 180: %(value)s", value=value))
-    return number
+    return round(number, COORDINATE_DECIMALS) + 0.0
 
 
 def _finite_ascii_float(value: str) -> float | None:

@@ -16,8 +16,10 @@ HAND_MADE = {"ix_shops_point"}
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:
-    """Keep autogenerate from dropping the spatial index and SQLite's R*Tree tables."""
-    return not (name in HAND_MADE or (name or "").startswith("shops_rtree"))
+    """Keep autogenerate from dropping the search index: SQLite's R*Tree tables, the
+    PostgreSQL GiST index and generated ECEF columns (see migration 0002)."""
+    name = name or ""
+    return not (name in HAND_MADE or name.startswith(("shops_rtree", "ecef_")))
 
 
 def alembic_config(url: str) -> Config:

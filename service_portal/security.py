@@ -5,6 +5,12 @@ from __future__ import annotations
 import secrets
 
 from flask import Flask, g, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+
+#: Rate limits (CONTRACT section 10); counters live where RATELIMIT_STORAGE_URI says, so
+#: several workers and hosts share them through Redis.
+limiter = Limiter(key_func=get_remote_address, headers_enabled=True)
 
 
 def csp_nonce() -> str:
@@ -16,6 +22,7 @@ def csp_nonce() -> str:
 
 def init_app(app: Flask) -> None:
     app.jinja_env.globals["csp_nonce"] = csp_nonce
+    limiter.init_app(app)
 
     @app.after_request
     def _headers(response):

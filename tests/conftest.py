@@ -17,6 +17,7 @@ from service_portal import create_app
 from service_portal.catalogs import compile_catalogs
 from service_portal.db import make_engine
 from service_portal.migrate import upgrade_to_head
+from service_portal.security import limiter
 from service_portal.models import metadata
 
 PG_URL = os.environ.get("PORTAL_TEST_DATABASE_URL")
@@ -67,6 +68,8 @@ def make_app(database_url):
     def build(**config):
         app = create_app({"DATABASE_URL": database_url, "TESTING": True, "LOCAL_DEMO": True,
                           "SECRET_KEY": "test-" + "x" * 40, **config})
+        with app.app_context():
+            limiter.reset()  # counters are per process; each test starts with none
         apps.append(app)
         return app
 

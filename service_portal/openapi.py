@@ -1,0 +1,207 @@
+"""The OpenAPI 3 description of the public API (`/api/v1/openapi.json`).
+
+Enums and ranges come from the same constants the code checks, so the description
+cannot drift from the behaviour; a schemathesis test holds it to the live app.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+
+from .catalog.models import POWERTRAINS
+from .config import SUPPORTED_LOCALES
+from .shops.models import AUTH_LEVELS, HV_LEVELS
+from .shops.search_params import (DEFAULT_RADIUS_KM, HV_MINIMUMS, MAX_LIMIT, MAX_OFFSET,
+                                  MAX_RADIUS_KM, MAX_REPEATS, MAX_TEXT, SORTS)
+from .vocabulary import MATCH_REASONS, SERVICES
+
+bp = Blueprint("openapi", __name__, url_prefix="/api/v1")
+
+_SLUG = {"type": "string", "pattern": "^[a-z0-9]+(-[a-z0-9]+)*$", "maxLength": 80}
+_TEXT = {"type": "string", "maxLength": MAX_TEXT, "pattern": r"^[^\u0000-\u001f\u007f-\u009f]*$"}
+_PART = {"type": "string", "pattern": r"^\s*[A-Za-z0-9][A-Za-z0-9.\-/]{0,39}\s*$"}
+
+
+def _param(name: str, schema: dict, description: str, *, required: bool = False,
+           repeat: bool = False) -> dict:
+    param = {"name": name, "in": "query", "required": required, "description": description,
+             "schema": {"type": "array", "items": schema, "maxItems": MAX_REPEATS}
+             if repeat else schema}
+    if repeat:
+        param.update({"style": "form", "explode": True})
+    return param
+
+
+LOCATION_PARAMS = [
+    _param("lat", {"type": "number", "minimum": -90, "maximum": 90},
+           "Latitude of the search centre (WGS-84 degrees); with lon."),
+    _param("lon", {"type": "number", "minimum": -180, "maximum": 180},
+           "Longitude of the search centre; with lat."),
+    _param("near", _TEXT, "A place name in any language or script, or \"lat,lon\". "
+           "Either near or lat/lon is required."),
+    _param("country", {"type": "string", "pattern": "^[A-Za-z]{2}$"},
+           "ISO 3166-1 alpha-2 code to disambiguate near."),
+    _param("radius_km", {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_RADIUS_KM,
+                         "default": DEFAULT_RADIUS_KM}, "Search radius (geodesic km)."),
+    _param("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 20},
+           "Results per page."),
+    _param("offset", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0},
+           "Results to skip."),
+]
+FILTER_PARAMS = [
+    _param("brand", _SLUG, "Brand slug, e.g. byd."),
+    _param("model", _SLUG, "Model slug, e.g. byd-seal; implies its brand."),
+    _param("service", {"type": "string", "enum": list(SERVICES)},
+           "Service slug; repeat for several, all must be offered.", repeat=True),
+    _param("part", _PART, "Part number in stock (qty > 0; successors count); repeat for "
+           "several, all must be in stock.", repeat=True),
+    _param("language", {"type": "string", "pattern": "^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,4})?$"},
+           "BCP 47 language spoken at the shop; `pt` also matches `pt-BR`."),
+    _param("authorization", {"type": "string", "enum": list(AUTH_LEVELS)},
+           "Minimum authorisation level for brand (needs brand or model)."),
+    _param("hv_level", {"type": "string", "enum": list(HV_MINIMUMS)},
+           "Minimum high-voltage qualification (DGUV 209-093), still valid."),
+    _param("open_now", {"type": "string", "enum": ["true", "false"]},
+           "Open right now in the shop's time zone (unknown hours are never open)."),
+    _param("sort", {"type": "string", "enum": list(SORTS), "default": "distance"},
+           "distance (then id) or best (authorisation for the brand, open now, HV level, "
+           "distance)."),
+    _param("lang", {"type": "string", "maxLength": 35}, "Language of messages and names."),
+]
+
+ERROR = {"type": "object", "required": ["error"], "properties": {"error": {
+    "type": "object", "required": ["code", "message", "field", "details"],
+    "properties": {"code": {"type": "string"}, "message": {"type": "string"},
+                   "field": {"type": ["string", "null"]}, "details": {"type": "array"}}}}}
+
+_STOCK = {"type": "object", "required": ["part_number", "qty", "price", "currency"],
+          "properties": {"part_number": {"type": "string"}, "qty": {"type": "integer",
+                                                                     "minimum": 0},
+                         "price": {"type": ["string", "null"],
+                                   "pattern": r"^\d+\.\d{2}$"},
+                         "currency": {"type": "string", "pattern": "^[A-Z]{3}$"}}}
+SHOP = {
+    "type": "object",
+    "required": ["id", "external_id", "name", "organization", "brands", "services",
+                 "languages", "address", "city", "postal_code", "country", "lat", "lon",
+                 "timezone", "phone", "email", "website", "opening_hours", "open_now",
+                 "next_change", "parts"],
+    "properties": {
+        "id": {"type": "integer"}, "external_id": {"type": "string"},
+        "name": {"type": "string"}, "organization": {"type": "string"},
+        "brands": {"type": "array", "items": {
+            "type": "object", "required": ["brand", "level"],
+            "properties": {"brand": {"type": "string"},
+                           "level": {"type": "string", "enum": list(AUTH_LEVELS)}}}},
+        "services": {"type": "array", "items": {"type": "string"}},
+        "languages": {"type": "array", "items": {"type": "string"}},
+        "address": {"type": "string"}, "city": {"type": "string"},
+        "postal_code": {"type": "string"}, "country": {"type": "string"},
+        "lat": {"type": "number"}, "lon": {"type": "number"}, "timezone": {"type": "string"},
+        "phone": {"type": ["string", "null"]}, "email": {"type": ["string", "null"]},
+        "website": {"type": ["string", "null"]},
+        "opening_hours": {"type": ["string", "null"]},
+        "hv_level": {"type": "string", "enum": list(HV_LEVELS)},
+        "hv_valid_until": {"type": ["string", "null"], "format": "date"},
+        "open_now": {"type": "boolean"},
+        "next_change": {"type": ["string", "null"], "format": "date-time"},
+        "parts": {"type": "array", "items": _STOCK},
+    },
+}
+HIT = {"allOf": [SHOP, {"type": "object", "required": ["distance_km", "match_reasons"],
+                        "properties": {
+                            "distance_km": {"type": "number", "minimum": 0},
+                            "match_reasons": {"type": "array", "items": {
+                                "type": "string", "enum": list(MATCH_REASONS)}}}}]}
+SEARCH_RESPONSE = {
+    "type": "object", "required": ["query", "total", "limit", "offset", "results"],
+    "properties": {
+        "query": {"type": "object", "required": ["lat", "lon", "place", "radius_km", "sort"],
+                  "properties": {"lat": {"type": "number"}, "lon": {"type": "number"},
+                                 "place": {"type": ["string", "null"]},
+                                 "radius_km": {"type": "number"},
+                                 "sort": {"type": "string", "enum": list(SORTS)}}},
+        "total": {"type": "integer", "minimum": 0},
+        "limit": {"type": "integer"}, "offset": {"type": "integer"},
+        "results": {"type": "array", "items": HIT},
+    },
+}
+
+
+def _responses(ok_schema: dict, *codes: int) -> dict:
+    out = {"200": {"description": "OK", "content": {"application/json": {"schema": ok_schema}}}}
+    for code in codes:
+        out[str(code)] = {"description": "Error (CONTRACT section 9)",
+                          "content": {"application/json": {"schema": ERROR}}}
+    return out
+
+
+def _list_of(item: dict) -> dict:
+    return {"type": "object", "required": ["results"],
+            "properties": {"results": {"type": "array", "items": item}}}
+
+
+def spec() -> dict:
+    """The whole description, built from the code's own constants."""
+    search_params = LOCATION_PARAMS + FILTER_PARAMS
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Service Portal API", "version": "1",
+                 "description": "Find shops that can fix Chinese new-energy vehicles abroad."},
+        "paths": {
+            "/api/v1/shops": {"get": {
+                "operationId": "searchShops", "summary": "Search shops around a place",
+                "parameters": search_params,
+                "responses": _responses(SEARCH_RESPONSE, 400, 422, 429, 503)}},
+            "/api/v1/shops/{id}": {"get": {
+                "operationId": "getShop", "summary": "One shop",
+                "parameters": [{"name": "id", "in": "path", "required": True,
+                                "schema": {"type": "integer", "minimum": 1,
+                                           "maximum": 2 ** 31 - 1}}],
+                "responses": _responses(SHOP, 404)}},
+            "/api/v1/places": {"get": {
+                "operationId": "places", "summary": "Up to 10 places for autocompletion",
+                "parameters": [_param("q", _TEXT, "What the user typed so far.",
+                                      required=True),
+                               _param("country", {"type": "string",
+                                                  "pattern": "^[A-Za-z]{2}$"},
+                                      "Only places in this country.")],
+                "responses": _responses(_list_of({
+                    "type": "object", "required": ["name", "country", "label", "lat", "lon"],
+                    "properties": {"name": {"type": "string"}, "country": {"type": "string"},
+                                   "label": {"type": "string"}, "lat": {"type": "number"},
+                                   "lon": {"type": "number"},
+                                   "population": {"type": "integer"}}}), 400)}},
+            "/api/v1/brands": {"get": {
+                "operationId": "brands", "summary": "Brands",
+                "responses": _responses(_list_of({
+                    "type": "object", "required": ["brand", "name"],
+                    "properties": {"brand": {"type": "string"}, "name": {"type": "string"},
+                                   "group": {"type": ["string", "null"]}}}))}},
+            "/api/v1/models": {"get": {
+                "operationId": "models", "summary": "Vehicle models, optionally of one brand",
+                "parameters": [_param("brand", _SLUG, "Brand slug.")],
+                "responses": _responses(_list_of({
+                    "type": "object", "required": ["model", "brand", "name", "powertrain"],
+                    "properties": {"model": {"type": "string"}, "brand": {"type": "string"},
+                                   "name": {"type": "string"},
+                                   "year_from": {"type": "integer"},
+                                   "year_to": {"type": ["integer", "null"]},
+                                   "powertrain": {"type": "string", "enum": list(POWERTRAINS)},
+                                   "powertrain_name": {"type": "string"},
+                                   "battery_chemistry": {"type": "string"},
+                                   "body": {"type": ["string", "null"]}}}), 400, 422)}},
+            "/api/v1/services": {"get": {
+                "operationId": "services", "summary": "Services, named in the reader's language",
+                "responses": _responses(_list_of({
+                    "type": "object", "required": ["service", "name"],
+                    "properties": {"service": {"type": "string", "enum": list(SERVICES)},
+                                   "name": {"type": "string"}}}))}},
+        },
+        "x-locales": list(SUPPORTED_LOCALES),
+    }
+
+
+@bp.get("/openapi.json")
+def openapi_json():
+    return jsonify(spec())

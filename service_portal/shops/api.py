@@ -1,0 +1,107 @@
+"""JSON routes of the owner search: `/api/v1/shops` and `/api/v1/shops/<id>`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Blueprint, current_app, jsonify, request
+from sqlalchemy import select
+
+from ..catalog.models import Brand
+from ..db import get_session
+from ..errors import BadParameter, NotFound
+from ..parts.models import Part
+from ..security import limiter
+from .hours import state_at
+from .location import locate
+from .models import Shop
+from .queries import resolve_search, shop_documents
+from .reasons import match_reasons
+from .search import search_shops
+from .search_params import parse_search_args
+
+bp = Blueprint("shops_api", __name__, url_prefix="/api/v1")
+
+
+def _search_limit() -> str:
+    return current_app.config["SEARCH_RATE_LIMIT"]
+
+
+@bp.get("/shops")
+@limiter.limit(_search_limit)
+def search():
+    params = parse_search_args(request.args)
+    return jsonify(run_search(params))
+
+
+def run_search(params, *, base: dict | None = None) -> dict:
+    """Search and shape the response of CONTRACT section 4 (also used by part availability
+    and the search page)."""
+    session = get_session()
+    where = locate(params)
+    query = resolve_search(session, params, lat=where.lat, lon=where.lon)
+    page = search_shops(session, query)
+    docs = shop_documents(session, [h.shop_id for h in page.hits],
+                          part_chains=query.part_chains if query.part_chains else [])
+    brand_slug = session.scalar(select(Brand.slug).where(Brand.id == query.brand_id)) \
+        if query.brand_id else None
+    numbers = _chain_numbers(session, query.part_chains)
+    results = []
+    for hit in page.hits:
+        doc = docs[hit.shop_id]
+        results.append({**doc, "open_now": hit.open_now,
+                        "next_change": hit.next_change.isoformat() if hit.next_change else None,
+                        "distance_km": round(hit.distance_km, 3),
+                        "match_reasons": match_reasons(doc, query, brand_slug=brand_slug,
+                                                       open_now=hit.open_now,
+                                                       part_numbers=numbers,
+                                                       today=query.now.date())})
+    return {"query": {"lat": where.lat, "lon": where.lon, "place": where.label,
+                      "radius_km": params.radius_km, "sort": params.sort, **(base or {})},
+            "total": page.total, "limit": params.limit, "offset": params.offset,
+            "results": results}
+
+
+def _chain_numbers(session, chains: list[list[int]]) -> list[tuple[set[str], set[str]]]:
+    if not chains:
+        return []
+    ids = {p for chain in chains for p in chain}
+    numbers = dict(session.execute(select(Part.id, Part.part_number)
+                                   .where(Part.id.in_(ids))).all())
+    return [({numbers[chain[0]]}, {numbers[p] for p in chain[1:]}) for chain in chains]
+
+
+@bp.get("/shops/<int:shop_id>")
+def shop(shop_id: int):
+    session = get_session()
+    active = session.scalar(select(Shop.active).where(Shop.id == shop_id))
+    if not active:
+        raise NotFound()
+    doc = shop_documents(session, [shop_id])[shop_id]
+    is_open, change = state_at(doc["opening_hours"], doc["timezone"], doc["country"],
+                               datetime.now(UTC))
+    return jsonify({**doc, "open_now": is_open,
+                    "next_change": change.isoformat() if change else None})
+
+
+@bp.get("/places")
+def places():
+    """Up to 10 gazetteer places for autocompletion, most populous first."""
+    from ..fields import country as check_country
+    from ..geo.gazetteer import get_gazetteer
+    from .search_params import _text
+
+    q = request.args.get("q", "")
+    if len(request.args.getlist("q")) > 1:
+        raise BadParameter(field="q")
+    q = _text("q", q)
+    country = request.args.get("country") or None
+    if country:
+        try:
+            country = check_country(country)
+        except ValueError as exc:
+            raise BadParameter(str(exc), field="country") from None
+    found = get_gazetteer().complete(q, country=country, limit=10) if q else []
+    return jsonify({"results": [{"name": p.name, "country": p.country, "label": p.label,
+                                 "lat": p.lat, "lon": p.lon, "population": p.population}
+                                for p in found]})

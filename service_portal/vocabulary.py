@@ -1,0 +1,63 @@
+"""Translatable names for every code the portal shows: services, levels, powertrains, reasons.
+
+Codes are stable (APIs return them); these labels are what people read, in their
+language. Each is a lazy string, so the reader's locale applies when it is rendered.
+"""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+SERVICES = {
+    "maintenance": _l("Maintenance and inspection"),
+    "hv-battery": _l("High-voltage battery diagnosis and repair"),
+    "charging-system": _l("Charging system and on-board charger"),
+    "software-ota": _l("Software updates"),
+    "adas-calibration": _l("ADAS calibration"),
+    "body-paint": _l("Body and paint"),
+    "tyres": _l("Tyres"),
+    "glass": _l("Glass"),
+    "recall-work": _l("Recall work"),
+    "battery-recycling": _l("Battery recycling"),
+    "towing": _l("Towing and recovery"),
+}
+
+AUTH_LEVELS = {
+    "authorized": _l("Authorised repairer"),
+    "partner": _l("Partner workshop"),
+    "independent": _l("Independent workshop"),
+}
+
+HV_LEVELS = {
+    "none": _l("No high-voltage qualification"),
+    "1S": _l("High-voltage level 1S (de-energised vehicles)"),
+    "2S": _l("High-voltage level 2S (works on de-energised HV systems)"),
+    "3S": _l("High-voltage level 3S (works on live HV components)"),
+}
+
+POWERTRAINS = {
+    "bev": _l("Battery electric"),
+    "phev": _l("Plug-in hybrid"),
+    "erev": _l("Range-extended electric"),
+}
+
+#: Why a shop matched a search (`match_reasons`), in the order they are listed.
+MATCH_REASONS = {
+    "brand_authorized": _l("Authorised for your brand"),
+    "brand_partner": _l("Partner workshop for your brand"),
+    "brand_independent": _l("Independent workshop that services your brand"),
+    "part_in_stock": _l("Has the part in stock"),
+    "successor_in_stock": _l("Has the newer version of the part in stock"),
+    "offers_services": _l("Offers the services you need"),
+    "speaks_language": _l("Speaks your language"),
+    "open_now": _l("Open now"),
+    "hv_qualified": _l("Qualified for high-voltage work"),
+}
+
+
+def label(table: dict, code: str | None) -> str:
+    """The reader's name for `code`, or the code itself when it has none."""
+    if code is None:
+        return ""
+    value = table.get(code)
+    return str(value) if value is not None else code

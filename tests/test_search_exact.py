@@ -1,0 +1,114 @@
+"""The search returns exactly the shops a brute-force geodesic scan finds, in its order,
+also across the 180th meridian, near both poles and around lat/lon 0."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import delete, insert
+
+from service_portal.geo.geodesy import geodesic_km
+from service_portal.shops.models import Shop, ShopBrand
+from service_portal.shops.search import SearchQuery, search_shops
+
+CENTRES = st.one_of(
+    st.tuples(st.floats(-90, 90), st.floats(-180, 180)),
+    st.tuples(st.floats(-1, 1), st.floats(-1, 1)),                       # around 0/0
+    st.tuples(st.floats(-89, 89), st.sampled_from([-180.0, 180.0, 179.99, -179.99])),
+    st.tuples(st.sampled_from([90.0, -90.0, 89.9, -89.9]), st.floats(-180, 180)),
+)
+
+
+def _place_shops(session, org_id, centre, offsets, brand_ids=()):
+    """Shops scattered around `centre` by (dlat, dlon) offsets, wrapped onto the globe."""
+    session.rollback()  # each example starts clean, even after a failing one
+    session.execute(delete(Shop))
+    rows = []
+    for i, (dlat, dlon) in enumerate(offsets, start=1):
+        # Rounded as every input path rounds coordinates (fields.COORDINATE_DECIMALS).
+        lat = round(max(-90.0, min(90.0, centre[0] + dlat)), 7)
+        lon = round((centre[1] + dlon + 180.0) % 360.0 - 180.0, 7)
+        rows.append({"id": i, "external_id": f"p{i}", "organization_id": org_id,
+                     "name": f"S{i}", "country": "DE", "lat": lat, "lon": lon,
+                     "timezone": "UTC", "active": i % 11 != 0, "version": 1,
+                     "created_at": datetime.now(UTC), "updated_at": datetime.now(UTC)})
+    if rows:
+        session.execute(insert(Shop), rows)
+    if brand_ids and rows:
+        session.execute(insert(ShopBrand), [
+            {"shop_id": r["id"], "brand_id": brand_ids[r["id"] % len(brand_ids)],
+             "level": ("independent", "partner", "authorized")[r["id"] % 3]} for r in rows])
+    session.commit()
+    return rows
+
+
+def _brute_force(rows, centre, radius, keep=lambda row: True):
+    found = []
+    for row in rows:
+        if not row["active"] or not keep(row):
+            continue
+        d = geodesic_km(centre[0], centre[1], row["lat"], row["lon"])
+        if d <= radius:
+            found.append((d, row["id"]))
+    return sorted(found)
+
+
+OFFSETS = st.lists(st.tuples(st.floats(-12, 12), st.floats(-40, 40)), min_size=0, max_size=60)
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(centre=CENTRES, offsets=OFFSETS, radius=st.floats(0.001, 1000),
+       limit=st.integers(1, 100), offset=st.integers(0, 40))
+def test_search_matches_a_brute_force_geodesic_scan(make, session, centre, offsets, radius,
+                                                    limit, offset):
+    session.rollback()
+    rows = _place_shops(session, make.org().id, centre, offsets)
+    expected = _brute_force(rows, centre, radius)
+    page = search_shops(session, SearchQuery(lat=centre[0], lon=centre[1], radius_km=radius,
+                                             limit=limit, offset=offset))
+    assert page.total == len(expected)
+    assert [h.shop_id for h in page.hits] == [i for _d, i in expected[offset:offset + limit]]
+    for hit, (distance, _id) in zip(page.hits, expected[offset:offset + limit], strict=True):
+        assert abs(hit.distance_km - distance) < 1e-9
+        assert hit.distance_km <= radius
+
+
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(centre=CENTRES, offsets=OFFSETS, radius=st.floats(1, 1000),
+       minimum=st.sampled_from([None, "independent", "partner", "authorized"]))
+def test_brand_filter_matches_a_brute_force_scan(make, session, centre, offsets, radius,
+                                                 minimum):
+    session.rollback()
+    alpha, beta = make.brand(), make.brand()
+    rows = _place_shops(session, make.org().id, centre, offsets, (alpha.id, beta.id))
+    levels = ("independent", "partner", "authorized")
+    floor = levels.index(minimum or "independent")
+
+    def keep(row):
+        return row["id"] % 2 == 0 and row["id"] % 3 >= floor  # alpha, at least `minimum`
+
+    expected = _brute_force(rows, centre, radius, keep)
+    page = search_shops(session, SearchQuery(lat=centre[0], lon=centre[1], radius_km=radius,
+                                             limit=100, brand_id=alpha.id, min_level=minimum))
+    assert page.total == len(expected)
+    assert [h.shop_id for h in page.hits] == [i for _d, i in expected[:100]]
+
+
+def test_search_across_the_antimeridian(make, session):
+    org = make.org()
+    rows = _place_shops(session, org.id, (-17.0, 179.9), [(0, 0.2), (0, -0.2), (0, 1.5)])
+    page = search_shops(session, SearchQuery(lat=-17.0, lon=179.9, radius_km=30))
+    assert [h.shop_id for h in page.hits] == [i for _d, i in _brute_force(rows, (-17, 179.9), 30)]
+    assert page.total == 2
+
+
+def test_search_at_the_north_pole_finds_shops_at_every_longitude(make, session):
+    org = make.org()
+    offsets = [(-0.5, lon) for lon in (-170, -90, 0, 90, 170)]
+    _place_shops(session, org.id, (90.0, 0.0), offsets)
+    page = search_shops(session, SearchQuery(lat=90.0, lon=0.0, radius_km=60))
+    assert page.total == 5
