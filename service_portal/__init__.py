@@ -7,11 +7,19 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from . import config as settings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS_DIR = PROJECT_ROOT / "translations"
+
+
+class RowIdConverter(IntegerConverter):
+    """`<id:name>`: a database row id (1 .. 2**31 - 1); anything else is a 404."""
+
+    def __init__(self, url_map, *args, **kwargs) -> None:
+        super().__init__(url_map, min=1, max=2**31 - 1)
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -31,6 +39,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     app.config.setdefault("SESSION_COOKIE_SECURE", not app.config["LOCAL_DEMO"])
     app.json.sort_keys = False
+    app.url_map.converters["id"] = RowIdConverter
 
     from . import db, errors, i18n, security
 

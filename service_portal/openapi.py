@@ -10,9 +10,17 @@ from flask import Blueprint, jsonify
 
 from .catalog.models import POWERTRAINS
 from .config import SUPPORTED_LOCALES
+from .params import MAX_TEXT
 from .shops.models import AUTH_LEVELS, HV_LEVELS
-from .shops.search_params import (DEFAULT_RADIUS_KM, HV_MINIMUMS, MAX_LIMIT, MAX_OFFSET,
-                                  MAX_RADIUS_KM, MAX_REPEATS, MAX_TEXT, SORTS)
+from .shops.search_params import (
+    DEFAULT_RADIUS_KM,
+    HV_MINIMUMS,
+    MAX_LIMIT,
+    MAX_OFFSET,
+    MAX_RADIUS_KM,
+    MAX_REPEATS,
+    SORTS,
+)
 from .vocabulary import MATCH_REASONS, SERVICES
 
 bp = Blueprint("openapi", __name__, url_prefix="/api/v1")
@@ -66,8 +74,9 @@ FILTER_PARAMS = [
     _param("sort", {"type": "string", "enum": list(SORTS), "default": "distance"},
            "distance (then id) or best (authorisation for the brand, open now, HV level, "
            "distance)."),
-    _param("lang", {"type": "string", "maxLength": 35}, "Language of messages and names."),
 ]
+LANG = _param("lang", {"type": "string"}, "Language of messages and names (falls back quietly "
+              "to Accept-Language, then English).")
 
 ERROR = {"type": "object", "required": ["error"], "properties": {"error": {
     "type": "object", "required": ["code", "message", "field", "details"],
@@ -130,7 +139,7 @@ SEARCH_RESPONSE = {
 
 def _responses(ok_schema: dict, *codes: int) -> dict:
     out = {"200": {"description": "OK", "content": {"application/json": {"schema": ok_schema}}}}
-    for code in codes:
+    for code in sorted({400, *codes}):  # every route refuses unknown or repeated parameters
         out[str(code)] = {"description": "Error (CONTRACT section 9)",
                           "content": {"application/json": {"schema": ERROR}}}
     return out
@@ -143,7 +152,7 @@ def _list_of(item: dict) -> dict:
 
 def spec() -> dict:
     """The whole description, built from the code's own constants."""
-    search_params = LOCATION_PARAMS + FILTER_PARAMS
+    search_params = LOCATION_PARAMS + FILTER_PARAMS + [LANG]
     return {
         "openapi": "3.1.0",
         "info": {"title": "Service Portal API", "version": "1",
@@ -157,7 +166,7 @@ def spec() -> dict:
                 "operationId": "getShop", "summary": "One shop",
                 "parameters": [{"name": "id", "in": "path", "required": True,
                                 "schema": {"type": "integer", "minimum": 1,
-                                           "maximum": 2 ** 31 - 1}}],
+                                           "maximum": 2 ** 31 - 1}}, LANG],
                 "responses": _responses(SHOP, 404)}},
             "/api/v1/places": {"get": {
                 "operationId": "places", "summary": "Up to 10 places for autocompletion",
@@ -165,7 +174,7 @@ def spec() -> dict:
                                       required=True),
                                _param("country", {"type": "string",
                                                   "pattern": "^[A-Za-z]{2}$"},
-                                      "Only places in this country.")],
+                                      "Only places in this country."), LANG],
                 "responses": _responses(_list_of({
                     "type": "object", "required": ["name", "country", "label", "lat", "lon"],
                     "properties": {"name": {"type": "string"}, "country": {"type": "string"},
@@ -173,14 +182,14 @@ def spec() -> dict:
                                    "lon": {"type": "number"},
                                    "population": {"type": "integer"}}}), 400)}},
             "/api/v1/brands": {"get": {
-                "operationId": "brands", "summary": "Brands",
+                "operationId": "brands", "summary": "Brands", "parameters": [LANG],
                 "responses": _responses(_list_of({
                     "type": "object", "required": ["brand", "name"],
                     "properties": {"brand": {"type": "string"}, "name": {"type": "string"},
                                    "group": {"type": ["string", "null"]}}}))}},
             "/api/v1/models": {"get": {
                 "operationId": "models", "summary": "Vehicle models, optionally of one brand",
-                "parameters": [_param("brand", _SLUG, "Brand slug.")],
+                "parameters": [_param("brand", _SLUG, "Brand slug."), LANG],
                 "responses": _responses(_list_of({
                     "type": "object", "required": ["model", "brand", "name", "powertrain"],
                     "properties": {"model": {"type": "string"}, "brand": {"type": "string"},
@@ -193,6 +202,7 @@ def spec() -> dict:
                                    "body": {"type": ["string", "null"]}}}), 400, 422)}},
             "/api/v1/services": {"get": {
                 "operationId": "services", "summary": "Services, named in the reader's language",
+                "parameters": [LANG],
                 "responses": _responses(_list_of({
                     "type": "object", "required": ["service", "name"],
                     "properties": {"service": {"type": "string", "enum": list(SERVICES)},

@@ -17,8 +17,8 @@ from service_portal import create_app
 from service_portal.catalogs import compile_catalogs
 from service_portal.db import make_engine
 from service_portal.migrate import upgrade_to_head
-from service_portal.security import limiter
 from service_portal.models import metadata
+from service_portal.security import limiter
 
 PG_URL = os.environ.get("PORTAL_TEST_DATABASE_URL")
 

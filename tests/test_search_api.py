@@ -7,7 +7,6 @@ from decimal import Decimal
 
 import pytest
 
-
 FRANKFURT = (50.1109, 8.6821)
 
 

@@ -8,7 +8,8 @@ from sqlalchemy import select
 
 from .. import vocabulary
 from ..db import get_session
-from ..errors import BadParameter, Invalid
+from ..errors import Invalid
+from ..params import refuse_unknown, single
 from .models import Brand, Service, VehicleModel
 
 bp = Blueprint("catalog_api", __name__, url_prefix="/api/v1")
@@ -16,6 +17,7 @@ bp = Blueprint("catalog_api", __name__, url_prefix="/api/v1")
 
 @bp.get("/brands")
 def brands():
+    refuse_unknown(request.args, ())
     rows = get_session().execute(select(Brand.slug, Brand.name, Brand.parent_group)
                                  .order_by(Brand.name)).all()
     return jsonify({"results": [{"brand": slug, "name": name, "group": group}
@@ -24,9 +26,8 @@ def brands():
 
 @bp.get("/models")
 def models():
-    brand = request.args.get("brand", "").strip()
-    if len(request.args.getlist("brand")) > 1 or len(brand) > 40:
-        raise BadParameter(field="brand")
+    refuse_unknown(request.args, ("brand",))
+    brand = single(request.args, "brand")
     query = (select(VehicleModel, Brand.slug).join(Brand, Brand.id == VehicleModel.brand_id)
              .order_by(Brand.slug, VehicleModel.name))
     session = get_session()
@@ -45,6 +46,7 @@ def models():
 
 @bp.get("/services")
 def services():
+    refuse_unknown(request.args, ())
     rows = get_session().execute(select(Service.slug).order_by(Service.id)).scalars().all()
     return jsonify({"results": [{"service": slug,
                                  "name": vocabulary.label(vocabulary.SERVICES, slug)}

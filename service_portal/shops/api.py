@@ -5,11 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask import Blueprint, current_app, jsonify, request
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from ..catalog.models import Brand
 from ..db import get_session
 from ..errors import BadParameter, NotFound
+from ..fields import country as check_country
+from ..geo.gazetteer import get_gazetteer
+from ..params import refuse_unknown, single
 from ..parts.models import Part
 from ..security import limiter
 from .hours import state_at
@@ -71,8 +75,9 @@ def _chain_numbers(session, chains: list[list[int]]) -> list[tuple[set[str], set
     return [({numbers[chain[0]]}, {numbers[p] for p in chain[1:]}) for chain in chains]
 
 
-@bp.get("/shops/<int:shop_id>")
+@bp.get("/shops/<id:shop_id>")
 def shop(shop_id: int):
+    refuse_unknown(request.args, ())
     session = get_session()
     active = session.scalar(select(Shop.active).where(Shop.id == shop_id))
     if not active:
@@ -87,15 +92,11 @@ def shop(shop_id: int):
 @bp.get("/places")
 def places():
     """Up to 10 gazetteer places for autocompletion, most populous first."""
-    from ..fields import country as check_country
-    from ..geo.gazetteer import get_gazetteer
-    from .search_params import _text
-
-    q = request.args.get("q", "")
-    if len(request.args.getlist("q")) > 1:
-        raise BadParameter(field="q")
-    q = _text("q", q)
-    country = request.args.get("country") or None
+    refuse_unknown(request.args, ("q", "country"))
+    q = single(request.args, "q", allow_empty=True)
+    if q is None:
+        raise BadParameter(_("Type a place name in q."), field="q")
+    country = single(request.args, "country")
     if country:
         try:
             country = check_country(country)

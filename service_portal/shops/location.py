@@ -6,6 +6,7 @@ from flask import current_app
 from flask_babel import gettext as _
 
 from ..errors import Invalid, PortalError
+from ..geo.geocoding import GeocoderUnavailable, Location, UnknownPlace, resolve
 from .search_params import SearchParams
 
 
@@ -13,10 +14,8 @@ class GeocoderDown(PortalError):
     status, code = 503, "geocoder_unavailable"
 
 
-def locate(params: SearchParams):
+def locate(params: SearchParams) -> Location:
     """The search centre; an unknown place is a 422 `unknown_place` with suggestions."""
-    from ..geo.geocoding import GeocoderUnavailable, Location, UnknownPlace, resolve
-
     if params.lat is not None and params.lon is not None:
         return Location(params.lat, params.lon, None)
     config = current_app.config

@@ -225,7 +225,7 @@ def _top(session: Session, sql: _SearchSQL, query: SearchQuery,
     batch = wanted + 16
     while True:
         rows = session.execute(text(sql.select(
-            f"d.id, d.c2, {rank_sql} AS rank", order=f"rank DESC, d.c2, d.id", limit=batch)),
+            f"d.id, d.c2, {rank_sql} AS rank", order="rank DESC, d.c2, d.id", limit=batch)),
             sql.params).all()
         best: list[tuple] = []
         coords = _coordinates(session, [r[0] for r in rows])

@@ -15,6 +15,7 @@ from werkzeug.datastructures import MultiDict
 
 from .. import fields
 from ..errors import BadParameter
+from ..params import check_text, refuse_unknown, single
 from ..parts.schemas import part_number
 from .models import AUTH_LEVELS
 
@@ -25,13 +26,9 @@ DEFAULT_RADIUS_KM = 50.0
 MAX_LIMIT = 100
 MAX_OFFSET = 10_000
 MAX_REPEATS = 10
-MAX_TEXT = 200
 SINGLE = ("lat", "lon", "near", "country", "radius_km", "limit", "offset", "brand", "model",
           "language", "authorization", "hv_level", "open_now", "sort")
 REPEATABLE = ("service", "part")
-#: Parameters that other layers read (the language choice); never an error.
-IGNORED = ("lang",)
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
 
@@ -61,24 +58,20 @@ def parse_search_args(args: MultiDict, *, strict: bool = True,
 
     `strict` refuses unknown parameters (the API); pages ignore them."""
     if strict:
-        for name in args:
-            if name not in SINGLE and name not in REPEATABLE and name not in IGNORED:
-                raise BadParameter(_("Unknown parameter: %(name)s", name=_clip(name)),
-                                   code="unknown_parameter", field=_clip(name))
+        refuse_unknown(args, SINGLE + REPEATABLE)
     params = SearchParams()
     for name in SINGLE:
-        values = args.getlist(name)
-        if len(values) > 1:
-            raise BadParameter(_("The parameter %(name)s may be given only once.", name=name),
-                               field=name)
-        if values and values[0].strip() != "":
-            setattr(params, name, _parse_one(name, _text(name, values[0])))
+        value = single(args, name, allow_empty=not strict)
+        if value is not None:
+            setattr(params, name, _parse_one(name, value))
     for name, target in (("service", "services"), ("part", "parts")):
-        values = [v for v in args.getlist(name) if v.strip()]
+        values = args.getlist(name)
+        if not strict:
+            values = [v for v in values if v.strip()]
         if len(values) > MAX_REPEATS:
             raise BadParameter(_("At most %(max)s values for %(name)s.", max=MAX_REPEATS,
                                  name=name), field=name)
-        parsed = [_parse_one(name, _text(name, v)) for v in values]
+        parsed = [_parse_one(name, check_text(name, v)) for v in values]
         setattr(params, target, list(dict.fromkeys(parsed)))
     if (params.lat is None) != (params.lon is None):
         raise BadParameter(_("Give both lat and lon, or neither."),
@@ -91,13 +84,6 @@ def parse_search_args(args: MultiDict, *, strict: bool = True,
     if params.authorization and not (params.brand or params.model):
         raise BadParameter(_("authorization needs a brand or a model."), field="authorization")
     return params
-
-
-def _text(name: str, value: str) -> str:
-    if len(value) > MAX_TEXT or _CONTROL.search(value):
-        raise BadParameter(_("The value of %(name)s is too long or has control characters.",
-                             name=name), field=name)
-    return value.strip()
 
 
 def _parse_one(name: str, value: str):
@@ -175,6 +161,3 @@ _PARSERS = {
     "sort": _choice(SORTS),
 }
 
-
-def _clip(text: str) -> str:
-    return _CONTROL.sub("", text)[:40]
