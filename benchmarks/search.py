@@ -1,0 +1,215 @@
+"""Time the shop search at size and print a table (issue: owner search).
+
+    python benchmarks/search.py --db sqlite:////tmp/bench100k.db      # after seed --shops N
+    python benchmarks/search.py --db ... --http                        # also over HTTP (wrk)
+
+In-process rows: the search function alone (`search_shops`, 50 km, limit 20) around the
+densest cities in the database, with and without a part filter, and the full JSON
+response (`run_search`). For comparison, the same database is asked the full-scan
+spherical query that common store locators use (`... AS distance ... HAVING distance < R
+ORDER BY distance LIMIT n`). With --http, `service-portal serve --workers 2` is started and
+wrk (loopback, 10 s each) measures GET /api/v1/brands and a mixed search workload.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from sqlalchemy import text
+
+from service_portal import create_app
+from service_portal.db import get_session
+from service_portal.shops.search import SearchQuery, search_shops
+
+# MySQL-style locators write `... HAVING distance < R`; SQLite wants the same full scan
+# as a subquery.
+NAIVE = """
+SELECT id, distance FROM (
+  SELECT id, 6371.0 * acos(min(1.0, cos(radians(:lat)) * cos(radians(lat))
+         * cos(radians(lon) - radians(:lon)) + sin(radians(:lat)) * sin(radians(lat))))
+         AS distance
+  FROM shops WHERE active)
+WHERE distance < :r ORDER BY distance LIMIT 20
+"""
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def dense_points(session, count: int, rng: random.Random) -> list[tuple[float, float]]:
+    """Search centres near the cities with the most shops (within 5 km of their centre)."""
+    rows = session.execute(text(
+        "SELECT avg(lat), avg(lon), count(*) AS n FROM shops GROUP BY city "
+        "ORDER BY n DESC LIMIT 10")).all()
+    return [(lat + rng.uniform(-0.04, 0.04), lon + rng.uniform(-0.04, 0.04))
+            for lat, lon, _n in (rows[i % len(rows)] for i in range(count))]
+
+
+def popular_part(session) -> str:
+    return session.execute(text(
+        "SELECT p.part_number FROM stock s JOIN parts p ON p.id = s.part_id "
+        "WHERE s.qty > 0 GROUP BY p.part_number ORDER BY count(*) DESC LIMIT 1")).scalar()
+
+
+def timed(fn, points) -> list[float]:
+    out = []
+    for lat, lon in points:
+        started = time.perf_counter()
+        fn(lat, lon)
+        out.append((time.perf_counter() - started) * 1000)
+    return out
+
+
+def in_process(url: str, queries: int) -> tuple[list[dict], int]:
+    app = create_app({"DATABASE_URL": url})
+    rows = []
+    with app.test_request_context("/api/v1/shops"):
+        session = get_session()
+        shops = session.execute(text("SELECT count(*) FROM shops")).scalar()
+        stock = session.execute(text("SELECT count(*) FROM stock")).scalar()
+        size = f"{shops:,} shops / {stock:,} stock"
+        rng = random.Random(7)
+        points = dense_points(session, queries, rng)
+        part = popular_part(session)
+        from service_portal.shops.queries import part_chain
+
+        chain = part_chain(session, part)
+        totals = []
+
+        def ours(lat, lon, **kw):
+            page = search_shops(session, SearchQuery(lat=lat, lon=lon, radius_km=50, limit=20,
+                                                     **kw))
+            totals.append(page.total)
+
+        def naive(lat, lon):
+            session.execute(text(NAIVE), {"lat": lat, "lon": lon, "r": 50}).all()
+
+        from werkzeug.datastructures import MultiDict
+
+        from service_portal.shops.api import run_search
+        from service_portal.shops.search_params import parse_search_args
+
+        def full_json(lat, lon):
+            run_search(parse_search_args(MultiDict({"lat": str(lat), "lon": str(lon)})))
+
+        timed(lambda la, lo: ours(la, lo), points[:20])  # warm caches
+        runs = {
+            "search_shops (50 km, limit 20)": timed(ours, points),
+            f"search_shops + part={part}": timed(lambda la, lo: ours(la, lo,
+                                                                  part_chains=[chain]), points),
+            "run_search (full JSON response)": timed(full_json, points),
+            "full-scan spherical SQL (store-locator style)": timed(naive, points[:max(10, queries
+                                                                                     // 10)]),
+        }
+    app.extensions["service_portal.engine"].dispose()
+    for name, ms in runs.items():
+        rows.append({"what": name, "data": size, "queries": len(ms),
+                     "p50 ms": statistics.median(ms), "p95 ms": percentile(ms, 95)})
+    ours_p50 = rows[0]["p50 ms"]
+    rows[-1]["speed-up"] = f"ours is {rows[-1]['p50 ms'] / ours_p50:.0f}x faster (p50)"
+    return rows, int(statistics.median(totals))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def over_http(url: str, seconds: int) -> list[dict]:
+    wrk = shutil.which("wrk")
+    if not wrk:
+        raise SystemExit("wrk is not installed (apt-get install -y wrk)")
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "b" * 16 + "Zq8-3kLp0_vW7xYb2",
+           "SEARCH_RATE_LIMIT": "1000000 per minute"}
+    server = subprocess.Popen([sys.executable, "-c",
+                               "from service_portal.cli import main; main()", "serve",
+                               "--port", str(port), "--workers", "2"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"{base}/healthz", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.2)
+        app = create_app({"DATABASE_URL": url})
+        with app.test_request_context("/"):
+            points = dense_points(get_session(), 50, random.Random(3))
+            part = popular_part(get_session())
+        app.extensions["service_portal.engine"].dispose()
+        paths = []
+        for i, (lat, lon) in enumerate(points):
+            extra = ("", "&brand=byd", f"&part={part}", "&service=hv-battery&sort=best",
+                     "&open_now=true")[i % 5]
+            paths.append(f"/api/v1/shops?lat={lat:.5f}&lon={lon:.5f}{extra}")
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+            script.write("paths = {" + ",".join(f'"{p}"' for p in paths) + "}\n"
+                         "i = 0\nrequest = function()\n  i = i % #paths + 1\n"
+                         "  return wrk.format(nil, paths[i])\nend\n")
+        rows = []
+        for name, args in (("GET /api/v1/brands", [f"{base}/api/v1/brands"]),
+                           ("mixed search workload", ["-s", script.name, base])):
+            out = subprocess.run([wrk, "-t2", "-c8", f"-d{seconds}s", "--latency", *args],
+                                 capture_output=True, text=True, check=True).stdout
+            rps = float(next(line.split()[1] for line in out.splitlines()
+                             if line.startswith("Requests/sec")))
+            p50 = next(line.split()[1] for line in out.splitlines() if "50%" in line)
+            p99 = next(line.split()[1] for line in out.splitlines() if "99%" in line)
+            errors = [line.strip() for line in out.splitlines() if "Non-2xx" in line]
+            rows.append({"what": name, "req/s": rps, "p50": p50, "p99": p99,
+                         "non-2xx": errors[0] if errors else "0",
+                         "command": f"wrk -t2 -c8 -d{seconds}s (serve --workers 2)"})
+        rows[1]["vs brands"] = f"{rows[1]['req/s'] / rows[0]['req/s']:.2f}x (target >= 0.5x)"
+        os.unlink(script.name)
+        return rows
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=20)
+
+
+def table(rows: list[dict]) -> str:
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        cells = [f"{row[c]:.2f}" if isinstance(row.get(c), float) else str(row.get(c, ""))
+                 for c in columns]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", required=True, help="SQLAlchemy URL of a seeded database")
+    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--http", action="store_true")
+    parser.add_argument("--seconds", type=int, default=10)
+    args = parser.parse_args()
+    rows, total = in_process(args.db, args.queries)
+    print(f"command: python benchmarks/search.py --db {args.db} --queries {args.queries}")
+    print(f"median shops within 50 km of the search centres: {total:,}\n")
+    print(table(rows))
+    if args.http:
+        print()
+        print(table(over_http(args.db, args.seconds)))
+
+
+if __name__ == "__main__":
+    main()
