@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlmodel import Session
 
 from ..catalog.models import Brand, Service, VehicleModel
@@ -70,6 +70,28 @@ def part_chain(session: Session, part_number: str) -> list[int]:
         chain.append(nxt)
 
 
+_IDS = bindparam("ids", expanding=True)
+# Built once: each is compiled once and cached, whatever the number of ids.
+_SHOPS = (select(Shop.id, Shop.external_id, Shop.name, Organization.slug, Shop.address,
+                 Shop.city, Shop.postal_code, Shop.country, Shop.lat, Shop.lon, Shop.timezone,
+                 Shop.phone, Shop.email, Shop.website, Shop.opening_hours, Shop.hv_level,
+                 Shop.hv_valid_until)
+          .join(Organization, Organization.id == Shop.organization_id)
+          .where(Shop.id.in_(_IDS)))
+_BRANDS = (select(ShopBrand.shop_id, Brand.slug, ShopBrand.level)
+           .join(Brand, Brand.id == ShopBrand.brand_id)
+           .where(ShopBrand.shop_id.in_(_IDS)).order_by(Brand.slug))
+_SERVICES = (select(ShopService.shop_id, Service.slug)
+             .join(Service, Service.id == ShopService.service_id)
+             .where(ShopService.shop_id.in_(_IDS)).order_by(Service.id))
+_LANGUAGES = (select(ShopLanguage.shop_id, ShopLanguage.language)
+              .where(ShopLanguage.shop_id.in_(_IDS)).order_by(ShopLanguage.language))
+_STOCK = (select(Stock.shop_id, Part.part_number, Stock.qty, Stock.price, Stock.currency)
+          .join(Part, Part.id == Stock.part_id)
+          .where(Stock.shop_id.in_(_IDS), Stock.qty > 0)
+          .order_by(Stock.shop_id, Part.part_number))
+
+
 def shop_documents(session: Session, ids: list[int], *,
                    part_chains: list[list[int]] | None = None) -> dict[int, dict]:
     """Shops as the API shows them (CONTRACT section 4), keyed by id, with a few bulk
@@ -77,33 +99,19 @@ def shop_documents(session: Session, ids: list[int], *,
     parts and their successors, or, without a request, everything the shop has in stock."""
     if not ids:
         return {}
-    rows = session.execute(
-        select(Shop.id, Shop.external_id, Shop.name, Organization.slug, Shop.address,
-               Shop.city, Shop.postal_code, Shop.country, Shop.lat, Shop.lon, Shop.timezone,
-               Shop.phone, Shop.email, Shop.website, Shop.opening_hours, Shop.hv_level,
-               Shop.hv_valid_until)
-        .join(Organization, Organization.id == Shop.organization_id)
-        .where(Shop.id.in_(ids))).all()
+    bind = {"ids": list(ids)}
     brands = defaultdict(list)
-    for shop_id, slug, level in session.execute(
-            select(ShopBrand.shop_id, Brand.slug, ShopBrand.level)
-            .join(Brand, Brand.id == ShopBrand.brand_id)
-            .where(ShopBrand.shop_id.in_(ids)).order_by(Brand.slug)).all():
+    for shop_id, slug, level in session.execute(_BRANDS, bind).all():
         brands[shop_id].append({"brand": slug, "level": level})
     services = defaultdict(list)
-    for shop_id, slug in session.execute(
-            select(ShopService.shop_id, Service.slug)
-            .join(Service, Service.id == ShopService.service_id)
-            .where(ShopService.shop_id.in_(ids)).order_by(Service.id)).all():
+    for shop_id, slug in session.execute(_SERVICES, bind).all():
         services[shop_id].append(slug)
     languages = defaultdict(list)
-    for shop_id, language in session.execute(
-            select(ShopLanguage.shop_id, ShopLanguage.language)
-            .where(ShopLanguage.shop_id.in_(ids)).order_by(ShopLanguage.language)).all():
+    for shop_id, language in session.execute(_LANGUAGES, bind).all():
         languages[shop_id].append(language)
-    parts = _stock_for(session, ids, part_chains)
+    parts = _stock_for(session, bind, part_chains)
     docs = {}
-    for r in rows:
+    for r in session.execute(_SHOPS, bind).all():
         docs[r.id] = {
             "id": r.id, "external_id": r.external_id, "name": r.name, "organization": r.slug,
             "brands": brands[r.id], "services": services[r.id], "languages": languages[r.id],
@@ -117,19 +125,17 @@ def shop_documents(session: Session, ids: list[int], *,
     return docs
 
 
-def _stock_for(session: Session, ids: list[int],
+def _stock_for(session: Session, bind: dict,
                part_chains: list[list[int]] | None) -> dict[int, list[dict]]:
-    query = (select(Stock.shop_id, Part.part_number, Stock.qty, Stock.price, Stock.currency)
-             .join(Part, Part.id == Stock.part_id)
-             .where(Stock.shop_id.in_(ids), Stock.qty > 0)
-             .order_by(Stock.shop_id, Part.part_number))
-    if part_chains is not None:
-        wanted = {p for chain in part_chains for p in chain}
-        if not wanted:
-            return defaultdict(list)
-        query = query.where(Stock.part_id.in_(wanted))
     out: dict[int, list[dict]] = defaultdict(list)
-    for shop_id, pn, qty, price, currency in session.execute(query).all():
+    query = _STOCK
+    if part_chains is not None:
+        wanted = sorted({p for chain in part_chains for p in chain})
+        if not wanted:
+            return out
+        query = _STOCK.where(Stock.part_id.in_(bindparam("parts", expanding=True)))
+        bind = {**bind, "parts": wanted}
+    for shop_id, pn, qty, price, currency in session.execute(query, bind).all():
         out[shop_id].append({"part_number": pn, "qty": qty, "price": _money(price),
                              "currency": currency})
     return out

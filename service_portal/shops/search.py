@@ -19,8 +19,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import lru_cache
 
-from sqlalchemy import text
+from sqlalchemy import TextClause, bindparam, text
 from sqlmodel import Session
 
 from ..geo.geodesy import (
@@ -91,7 +92,7 @@ def search_shops(session: Session, query: SearchQuery) -> SearchPage:
     else:
         # With filters every candidate costs lookups anyway: fetch those that pass once,
         # then count and order them here.
-        rows = session.execute(text(sql.select(
+        rows = session.execute(_sql(sql.select(
             f"d.id, d.c2, {_rank_sql(sql, query)} AS rank", order="rank DESC, d.c2, d.id")),
             sql.params).all()
         total = _count_rows(session, sql, query, rows)
@@ -212,6 +213,12 @@ class _SearchSQL:
         return sql
 
 
+@lru_cache(maxsize=512)
+def _sql(statement: str) -> TextClause:
+    """Parsed once: building a TextClause scans the whole statement for parameters."""
+    return text(statement)
+
+
 def _literals(values) -> str:
     return ", ".join(f"'{v}'" for v in values)  # only our own enum constants reach here
 
@@ -222,7 +229,7 @@ def _open_combos(session: Session, sql: _SearchSQL,
 
     Shops share a handful of hour patterns, so this evaluates each pattern once instead
     of once per shop, and the total stays exact for `open_now`."""
-    rows = session.execute(text(sql.select(
+    rows = session.execute(_sql(sql.select(
         "DISTINCT s.opening_hours, s.timezone, s.country", shop_join=True,
         extra_where="s.opening_hours IS NOT NULL")), sql.params).all()
     open_now, closed = [], []
@@ -254,7 +261,7 @@ def _count_plain(session: Session, sql: _SearchSQL, query: SearchQuery) -> int:
         params[f"i{axis}lo"] = params[f"c{axis}"] - half
         params[f"i{axis}hi"] = params[f"c{axis}"] + half
     inside = {axis: f"min_{axis} >= :i{axis}lo AND min_{axis} <= :i{axis}hi" for axis in "xyz"}
-    inner = session.execute(text(
+    inner = session.execute(_sql(
         f"SELECT count(*) FROM shops_rtree WHERE {_OUTER_CUBE} AND {inside['x']} "
         f"AND {inside['y']} AND {inside['z']}"), params).scalar_one()
     slabs = ["min_x < :ixlo", "min_x > :ixhi",
@@ -263,12 +270,12 @@ def _count_plain(session: Session, sql: _SearchSQL, query: SearchQuery) -> int:
              f"{inside['x']} AND {inside['y']} AND min_z > :izhi"]
     shell = " UNION ALL ".join(f"SELECT id, {_MID_C2} AS c2 FROM shops_rtree "
                                f"WHERE {_OUTER_CUBE} AND {slab}" for slab in slabs)
-    sure, within_chord = session.execute(text(
+    sure, within_chord = session.execute(_sql(
         f"SELECT count(CASE WHEN c2 <= :c2sure THEN 1 END), count(*) FROM ({shell}) "
         "WHERE c2 <= :c2max"), params).one()
     if sure == within_chord:
         return inner + sure
-    ring = session.execute(text(
+    ring = session.execute(_sql(
         f"SELECT s.lat, s.lon FROM ({shell}) AS sh JOIN shops s ON s.id = sh.id "
         "WHERE sh.c2 > :c2sure AND sh.c2 <= :c2max"), params).all()
     return inner + sure + _within(query, ring)
@@ -279,6 +286,10 @@ def _within(query: SearchQuery, points) -> int:
                if geodesic_km(query.lat, query.lon, lat, lon) <= query.radius_km)
 
 
+_COORDINATES = text("SELECT id, lat, lon FROM shops WHERE id IN :ids").bindparams(
+    bindparam("ids", expanding=True))
+_HOURS = text("SELECT id, opening_hours, timezone, country FROM shops WHERE id IN :ids") \
+    .bindparams(bindparam("ids", expanding=True))
 _OUTER_CUBE = ("max_x >= :xlo AND min_x <= :xhi AND max_y >= :ylo AND min_y <= :yhi "
                "AND max_z >= :zlo AND min_z <= :zhi")
 _MID_C2 = ("((min_x + max_x) / 2 - :cx) * ((min_x + max_x) / 2 - :cx) + "
@@ -304,7 +315,7 @@ def _top(session: Session, sql: _SearchSQL, query: SearchQuery, wanted: int,
     batch = 2 * wanted + 8
     while True:
         sql.set_reach(reach)
-        rows = session.execute(text(sql.select(
+        rows = session.execute(_sql(sql.select(
             f"d.id, d.c2, {rank_sql} AS rank", order="rank DESC, d.c2, d.id", limit=batch)),
             sql.params).all()
         complete = reach >= query.radius_km and len(rows) < batch
@@ -412,8 +423,7 @@ def _rank_sql(sql: _SearchSQL, query: SearchQuery) -> str:
 def _coordinates(session: Session, ids: list[int]) -> dict[int, tuple[float, float]]:
     if not ids:
         return {}
-    rows = session.execute(text(f"SELECT id, lat, lon FROM shops WHERE id IN "
-                                f"({', '.join(str(int(i)) for i in ids)})")).all()
+    rows = session.execute(_COORDINATES, {"ids": ids}).all()
     return {shop_id: (lat, lon) for shop_id, lat, lon in rows}
 
 
@@ -421,9 +431,7 @@ def _hits(session: Session, page: list[tuple], now: datetime) -> list[Hit]:
     ids = [shop_id for _rank, _d, shop_id in page]
     if not ids:
         return []
-    rows = session.execute(text(
-        "SELECT id, opening_hours, timezone, country FROM shops WHERE id IN "
-        f"({', '.join(str(int(i)) for i in ids)})")).all()
+    rows = session.execute(_HOURS, {"ids": ids}).all()
     info = {r[0]: r[1:] for r in rows}
     hits = []
     for _rank, distance, shop_id in page:
