@@ -79,27 +79,60 @@ def search_shops(session: Session, query: SearchQuery) -> SearchPage:
     """Exactly the active shops within `radius_km` (geodesic) passing every filter, the
     total and the requested page, ordered by distance then id, or by the `best` rank."""
     sql = _SearchSQL(session.get_bind().dialect.name, query)
-    combos = None
-    if query.open_now is not None or query.sort == "best":
-        combos = _open_combos(session, sql, query.now)
-        if query.open_now is True and not combos[0]:
-            return SearchPage(0, [])
-        sql.use_open_combos(*combos)
     wanted = query.offset + query.limit
     if sql.plain_rtree():
         total = _count_plain(session, sql, query)
         ranked = _top(session, sql, query, wanted, total) if total > query.offset else []
     else:
         # With filters every candidate costs lookups anyway: fetch those that pass once,
-        # then count and order them here.
-        rows = session.execute(_sql(sql.select(
-            f"d.id, d.c2, {_rank_sql(sql, query)} AS rank", order="rank DESC, d.c2, d.id")),
-            sql.params).all()
+        # then apply `open_now`, rank, count and order them here.
+        rows = _filtered_rows(session, sql, query)
         total = _count_rows(session, sql, query, rows)
         ranked = _settle_order(session, sql, query, rows, wanted, complete=True) \
             if total > query.offset else []
     page = ranked[query.offset:wanted]
     return SearchPage(total, _hits(session, page, query.now))
+
+
+def _filtered_rows(session: Session, sql: _SearchSQL, query: SearchQuery) -> list[tuple]:
+    """(id, c2, rank) of every candidate passing the SQL filters and `open_now`, in
+    (rank descending, chord, id) order.
+
+    Opening hours are evaluated once per distinct (hours, zone, country): shops share a
+    handful of patterns, so `open_now` stays exact without parsing hours per shop. The
+    `best` rank packs, most significant first: the authorisation level for the brand
+    (0-3), open now (0-1), a valid HV level (0-3)."""
+    level = "0"
+    if query.sort == "best" and query.brand_id is not None:
+        sql.params["rank_brand"] = query.brand_id
+        level = ("COALESCE((SELECT CASE sb.level WHEN 'authorized' THEN 3 WHEN 'partner' "
+                 "THEN 2 ELSE 1 END FROM shop_brands sb WHERE sb.shop_id = d.id "
+                 "AND sb.brand_id = :rank_brand), 0)")
+    hours_columns = "s.opening_hours, s.timezone, s.country, s.hv_level, s.hv_valid_until" \
+        if sql.needs_shop else "NULL, NULL, NULL, NULL, NULL"
+    fetched = session.execute(_sql(sql.select(f"d.id, d.c2, {level}, {hours_columns}")),
+                              sql.params).all()
+    states: dict[tuple, bool] = {}
+    today = query.now.date()
+    rows = []
+    for shop_id, c2, level_rank, hours_text, zone, country, hv_level, hv_until in fetched:
+        is_open = False
+        if hours_text:
+            key = (hours_text, zone, country)
+            if key not in states:
+                states[key] = hours.state_at(hours_text, zone, country, query.now)[0]
+            is_open = states[key]
+        if query.open_now is not None and is_open != query.open_now:
+            continue
+        rank = 0
+        if query.sort == "best":
+            if isinstance(hv_until, str):  # SQLite hands dates back as text here
+                hv_until = date.fromisoformat(hv_until)
+            hv = HV_LEVELS.index(hv_level) if hv_is_valid(hv_level, hv_until, today) else 0
+            rank = level_rank * 100 + is_open * 10 + hv
+        rows.append((shop_id, c2, rank))
+    rows.sort(key=lambda r: (-r[2], r[1], r[0]))
+    return rows
 
 
 class _SearchSQL:
@@ -117,7 +150,6 @@ class _SearchSQL:
                              "c2sure": chord_sure ** 2}
         self.needs_shop = False
         self.where: list[str] = ["d.c2 <= :c2max", "d.c2 <= :c2reach"]
-        self.open_sql = "0"
         self.set_reach(query.radius_km)
         self._filters()
 
@@ -179,26 +211,6 @@ class _SearchSQL:
         """True when no filter applies and SQLite's R*Tree alone can answer."""
         return self.dialect == "sqlite" and len(self.where) == 2 and not self.needs_shop
 
-    def use_open_combos(self, open_now: list[tuple], closed: list[tuple]) -> None:
-        """Apply `open_now` and rank by it, from the hours combinations open right now."""
-        values = self._values("op", open_now)
-        is_open = (f"(s.opening_hours, s.timezone, s.country) IN (VALUES {values})"
-                   if open_now else "0 = 1")
-        self.open_sql = f"CASE WHEN {is_open} THEN 1 ELSE 0 END"
-        if self.query.open_now is True:
-            self.where.append(is_open)
-        elif self.query.open_now is False and open_now:
-            # Unknown hours are never open, so they belong to "not open now".
-            self.where.append(f"(s.opening_hours IS NULL OR NOT ({is_open}))")
-
-    def _values(self, prefix: str, combos: list[tuple]) -> str:
-        rows = []
-        for i, (hours_text, zone, country) in enumerate(combos):
-            self.params.update({f"{prefix}h{i}": hours_text, f"{prefix}z{i}": zone,
-                                f"{prefix}c{i}": country})
-            rows.append(f"(:{prefix}h{i}, :{prefix}z{i}, :{prefix}c{i})")
-        return ", ".join(rows)
-
     def select(self, columns: str, *, extra_where: str = "", order: str = "",
                limit: int | None = None, shop_join: bool | None = None) -> str:
         join = " JOIN shops s ON s.id = d.id" if (shop_join or self.needs_shop) else ""
@@ -221,22 +233,6 @@ def _sql(statement: str) -> TextClause:
 
 def _literals(values) -> str:
     return ", ".join(f"'{v}'" for v in values)  # only our own enum constants reach here
-
-
-def _open_combos(session: Session, sql: _SearchSQL,
-                 now: datetime) -> tuple[list[tuple], list[tuple]]:
-    """Distinct (hours, zone, country) among the candidates, split into open and closed.
-
-    Shops share a handful of hour patterns, so this evaluates each pattern once instead
-    of once per shop, and the total stays exact for `open_now`."""
-    rows = session.execute(_sql(sql.select(
-        "DISTINCT s.opening_hours, s.timezone, s.country", shop_join=True,
-        extra_where="s.opening_hours IS NOT NULL")), sql.params).all()
-    open_now, closed = [], []
-    for hours_text, zone, country in rows:
-        is_open, _next = hours.state_at(hours_text, zone, country, now)
-        (open_now if is_open else closed).append((hours_text, zone, country))
-    return open_now, closed
 
 
 def _count_rows(session: Session, sql: _SearchSQL, query: SearchQuery, rows: list) -> int:
@@ -306,7 +302,6 @@ def _top(session: Session, sql: _SearchSQL, query: SearchQuery, wanted: int,
     be settled inside runs of rows whose bounds overlap ("clusters", 0.13 m wide at 50 km):
     those get exact geodesics. The page is first sought in a smaller radius sized from the
     density (`total`), then in twice that, so dense cities do not sort every candidate."""
-    rank_sql = _rank_sql(sql, query)
     # Shops are denser near a city centre than the radius-wide average, so this reach is
     # usually enough; `best` must look at the whole radius (rank beats distance).
     reach = query.radius_km
@@ -316,7 +311,7 @@ def _top(session: Session, sql: _SearchSQL, query: SearchQuery, wanted: int,
     while True:
         sql.set_reach(reach)
         rows = session.execute(_sql(sql.select(
-            f"d.id, d.c2, {rank_sql} AS rank", order="rank DESC, d.c2, d.id", limit=batch)),
+            "d.id, d.c2, 0", order="d.c2, d.id", limit=batch)),
             sql.params).all()
         complete = reach >= query.radius_km and len(rows) < batch
         if len(rows) == batch:
@@ -401,23 +396,6 @@ class _LazyCoordinates:
             start = self.position[shop_id]
             self.known.update(_coordinates(self.session, self.ids[start:start + self.CHUNK]))
         return self.known[shop_id]
-
-
-def _rank_sql(sql: _SearchSQL, query: SearchQuery) -> str:
-    """`best`: level for the brand, then open now, then valid HV level (each 0..3), packed
-    into one number; `distance`: no rank."""
-    if query.sort != "best":
-        return "0"
-    level = "0"
-    if query.brand_id is not None:
-        sql.params["rank_brand"] = query.brand_id
-        level = ("COALESCE((SELECT CASE sb.level WHEN 'authorized' THEN 3 WHEN 'partner' "
-                 "THEN 2 ELSE 1 END FROM shop_brands sb WHERE sb.shop_id = d.id "
-                 "AND sb.brand_id = :rank_brand), 0)")
-    sql.params["rank_today"] = query.now.date().isoformat()
-    hv = ("CASE WHEN s.hv_valid_until >= :rank_today THEN (CASE s.hv_level WHEN '3S' THEN 3 "
-          "WHEN '2S' THEN 2 WHEN '1S' THEN 1 ELSE 0 END) ELSE 0 END")
-    return f"({level}) * 100 + ({sql.open_sql}) * 10 + ({hv})"
 
 
 def _coordinates(session: Session, ids: list[int]) -> dict[int, tuple[float, float]]:
