@@ -206,3 +206,35 @@ def test_search_is_rate_limited_with_retry_after(make_app, town):
     assert response.json["error"]["code"] == "rate_limited"
     assert int(response.headers["Retry-After"]) > 0
 
+
+
+def test_near_a_place_in_another_script(client, town):
+    body = client.get("/api/v1/shops", query_string={"near": "ميونخ", "radius_km": 5}).json
+    assert body["query"]["place"] == "Munich, DE"
+    assert names(body) == ["Munich"]
+
+
+def test_near_accepts_lat_lon_text(client, town):
+    body = client.get("/api/v1/shops", query_string={"near": "50.1109, 8.6821"}).json
+    assert body["query"]["place"] is None and body["total"] == 4
+
+
+def test_country_disambiguates_a_place(client):
+    us = client.get("/api/v1/shops", query_string={"near": "Paris", "country": "US"}).json
+    fr = client.get("/api/v1/shops", query_string={"near": "Paris"}).json
+    assert fr["query"]["place"] == "Paris, FR" and us["query"]["place"].endswith(", US")
+
+
+def test_unknown_place_answers_422_with_suggestions(client):
+    response = client.get("/api/v1/shops", query_string={"near": "Frnakfurt"})
+    assert response.status_code == 422
+    error = response.json["error"]
+    assert error["code"] == "unknown_place" and error["field"] == "near"
+    assert "Frankfurt am Main, DE" in [d["label"] for d in error["details"]]
+
+
+def test_places_autocompletion(client):
+    results = client.get("/api/v1/places", query_string={"q": "frank"}).json["results"]
+    assert results[0]["label"] == "Frankfurt am Main, DE" and len(results) <= 10
+    assert client.get("/api/v1/places", query_string={"q": ""}).json["results"] == []
+    assert client.get("/api/v1/places").status_code == 400

@@ -91,11 +91,12 @@ def shop(shop_id: int):
 
 @bp.get("/places")
 def places():
-    """Up to 10 gazetteer places for autocompletion, most populous first."""
+    """Up to 10 gazetteer places for autocompletion: main names first, then alternate
+    names, each by population."""
     refuse_unknown(request.args, ("q", "country"))
-    q = single(request.args, "q", allow_empty=True)
-    if q is None:
+    if "q" not in request.args:
         raise BadParameter(_("Type a place name in q."), field="q")
+    q = single(request.args, "q", allow_empty=True) or ""
     country = single(request.args, "country")
     if country:
         try:
