@@ -51,10 +51,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from . import openapi
     from .catalog import api as catalog_api
     from .home import views as home_views
+    from .parts import api as parts_api
+    from .parts import dealer_api as dealer_stock_api
     from .shops import api as shops_api
+    from .shops import dealer_api as dealer_shops_api
 
     app.register_blueprint(home_views.bp)
     app.register_blueprint(shops_api.bp)
     app.register_blueprint(catalog_api.bp)
     app.register_blueprint(openapi.bp)
+    app.register_blueprint(parts_api.bp)
+    app.register_blueprint(dealer_shops_api.bp)
+    app.register_blueprint(dealer_stock_api.bp)
     return app

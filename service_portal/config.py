@@ -51,6 +51,7 @@ def defaults() -> dict[str, Any]:
         "SQLITE_BUSY_TIMEOUT_MS": 15000,
         "SQL_ECHO": False,
         "SEARCH_RATE_LIMIT": "120 per minute",
+        "TOKEN_FAILURE_LIMIT": "20 per 10 minutes",
     }
 
 

@@ -66,3 +66,20 @@ class Factories:
     def stock(self, shop: Shop, part: Part, qty: int = 5, **kw) -> Stock:
         values = {"price": Decimal("19.90"), "currency": "EUR"} | kw
         return self._save(Stock(shop_id=shop.id, part_id=part.id, qty=qty, **values))
+
+    def user(self, role: str = "dealer", org: Organization | None = None, email: str | None = None,
+             password: str | None = None):
+        from service_portal.users.services import create_user
+
+        n = next(_seq)
+        user = create_user(self.session, email=email or f"{role}{n}@test.example", role=role,
+                           organization=org.slug if org else None, password=password)
+        self.session.commit()
+        return user
+
+    def token(self, user, name: str = "test") -> str:
+        from service_portal.users.services import issue_token
+
+        token = issue_token(self.session, email=user.email, name=name)
+        self.session.commit()
+        return token

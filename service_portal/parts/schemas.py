@@ -5,8 +5,19 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Literal
 
 from flask_babel import gettext as _
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
 
 from .. import fields
 from ..tabular import RowError
@@ -131,3 +142,57 @@ def _fitment(value: str, models: dict[str, tuple[int, int]], brand_id: int | Non
         if brand_id is not None and models[slug][1] != brand_id:
             raise ValueError(_("Model %(model)s is not of this part's brand.", model=slug))
     return slugs
+
+
+class StockItemIn(BaseModel):
+    """One stock line in a JSON body: qty a plain whole number, price an amount."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    part_number: StrictStr
+    qty: StrictInt = Field(ge=0, le=MAX_QTY)
+    price: StrictStr | StrictInt | StrictFloat
+    currency: StrictStr
+
+    @field_validator("part_number")
+    @classmethod
+    def _part_number(cls, value: str) -> str:
+        return part_number(value)
+
+    @field_validator("price")
+    @classmethod
+    def _price(cls, value) -> Decimal:
+        return fields.decimal_amount(str(value))
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, value: str) -> str:
+        return fields.currency(value)
+
+
+class StockPutIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[StockItemIn] = Field(max_length=10_000)
+    mode: Literal["merge", "replace"] = "merge"
+
+
+class StockPatchIn(BaseModel):
+    """Either `qty_delta` (atomic, refused below zero) or `qty` with the `version` read."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    qty_delta: StrictInt | None = Field(default=None, ge=-MAX_QTY, le=MAX_QTY)
+    qty: StrictInt | None = Field(default=None, ge=0, le=MAX_QTY)
+    version: StrictInt | None = Field(default=None, ge=1)
+    min_qty: StrictInt | None = Field(default=None, ge=0, le=MAX_QTY)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> StockPatchIn:
+        if self.qty_delta is not None and (self.qty is not None or self.version is not None):
+            raise ValueError("send qty_delta, or qty with version, not both")
+        if (self.qty is None) != (self.version is None) and self.qty_delta is None:
+            raise ValueError("qty needs the version it was read at")
+        if self.qty_delta is None and self.qty is None and self.min_qty is None:
+            raise ValueError("nothing to change")
+        return self

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections import Counter
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, delete, insert, or_
+from sqlalchemy import and_, delete, insert, or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
 from ..catalog.services import brand_ids, model_index
 from ..db import utcnow
-from ..errors import NotFound
+from ..errors import Conflict, Invalid, NotFound
 from ..shops.models import Shop
 from ..tabular import ImportFailed, RowError, Table, require_columns
 from .models import Part, PartFitment, Stock
@@ -254,3 +254,91 @@ def _shop_ids(session: Session, external_ids: set[str],
 def _chunks(items: list, size: int):
     for start in range(0, len(items), size):
         yield items[start:start + size]
+
+
+def adjust_stock(session: Session, *, shop_id: int, part_number: str, delta: int,
+                 actor: str) -> Stock:
+    """Add `delta` to the stock in one atomic `UPDATE ... WHERE qty + delta >= 0`, so
+    concurrent writers never lose an update; 409 `insufficient_stock` below zero."""
+    from ..audit.services import record
+
+    part_id = _part_id(session, part_number)
+    row = session.execute(
+        update(Stock)
+        .where(Stock.shop_id == shop_id, Stock.part_id == part_id, Stock.qty + delta >= 0)
+        .values(qty=Stock.qty + delta, version=Stock.version + 1, updated_at=utcnow())
+        .returning(Stock.qty, Stock.version)).first()
+    if row is None:
+        if _stock_row(session, shop_id, part_id) is None:
+            raise NotFound(_("This shop has no stock line for %(part)s.", part=part_number))
+        raise Conflict(_("Not enough in stock for this change."), code="insufficient_stock",
+                       field="qty_delta")
+    record(session, actor_label=actor, action="stock.adjust", entity_type="stock",
+           entity_id=f"{shop_id}:{part_number}", before={"qty": row.qty - delta},
+           after={"qty": row.qty, "version": row.version})
+    return _stock_row(session, shop_id, part_id)
+
+
+def set_stock(session: Session, *, shop_id: int, part_number: str, qty: int | None,
+              version: int | None, min_qty: int | None, actor: str) -> Stock:
+    """Set `qty` only if the row is still at `version` (optimistic: 409 when another write
+    came first); `min_qty` (the low-stock threshold) needs no version."""
+    from ..audit.services import record
+
+    part_id = _part_id(session, part_number)
+    before = _stock_row(session, shop_id, part_id)
+    if before is None:
+        raise NotFound(_("This shop has no stock line for %(part)s.", part=part_number))
+    values: dict = {"updated_at": utcnow(), "version": Stock.version + 1}
+    condition = [Stock.shop_id == shop_id, Stock.part_id == part_id]
+    if qty is not None:
+        values["qty"] = qty
+        condition.append(Stock.version == version)
+    if min_qty is not None:
+        values["min_qty"] = min_qty
+    row = session.execute(update(Stock).where(*condition).values(**values)
+                          .returning(Stock.qty, Stock.min_qty, Stock.version)).first()
+    if row is None:
+        raise Conflict(field="version")
+    record(session, actor_label=actor, action="stock.set", entity_type="stock",
+           entity_id=f"{shop_id}:{part_number}",
+           before={"qty": before.qty, "min_qty": before.min_qty, "version": before.version},
+           after={"qty": row.qty, "min_qty": row.min_qty, "version": row.version})
+    return _stock_row(session, shop_id, part_id)
+
+
+def put_stock(session: Session, *, shop_id: int, items: list, mode: str,
+              actor: str) -> dict[str, int]:
+    """Write the listed lines (merge) or make them the shop's whole stock (replace)."""
+    from ..audit.services import record
+
+    numbers = {item.part_number for item in items}
+    parts = dict(session.execute(select(Part.part_number, Part.id)
+                                 .where(Part.part_number.in_(numbers))).all())
+    unknown = sorted(numbers - parts.keys())
+    if unknown:
+        raise Invalid(_("Unknown part number: %(value)s", value=", ".join(unknown[:10])),
+                      code="unknown_part", field="items",
+                      details=[{"part_number": pn} for pn in unknown])
+    if len(numbers) != len(items):
+        raise Invalid(_("A part number is listed twice."), code="duplicate_part",
+                      field="items")
+    counts = apply_stock(session, [(shop_id, parts[i.part_number], i.qty, i.price, i.currency)
+                                   for i in items], shop_ids={shop_id},
+                         replace=mode == "replace")
+    record(session, actor_label=actor, action=f"stock.put.{mode}", entity_type="shop",
+           entity_id=shop_id, after=counts)
+    return counts
+
+
+def _part_id(session: Session, part_number: str) -> int:
+    part_id = session.scalar(select(Part.id).where(Part.part_number == part_number))
+    if part_id is None:
+        raise NotFound(_("Unknown part number: %(value)s", value=part_number))
+    return part_id
+
+
+def _stock_row(session: Session, shop_id: int, part_id: int) -> Stock | None:
+    session.expire_all()
+    return session.scalars(select(Stock).where(Stock.shop_id == shop_id,
+                                               Stock.part_id == part_id)).first()

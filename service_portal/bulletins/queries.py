@@ -1,0 +1,143 @@
+"""Reading bulletins: which apply to a vehicle, and one bulletin with its rendered body."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import nh3
+from markdown_it import MarkdownIt
+from sqlalchemy import exists, or_
+from sqlmodel import Session, select
+
+from ..catalog.models import Brand, VehicleModel
+from .models import Bulletin, BulletinCountry, BulletinModel, BulletinText
+
+#: What a bulletin body may carry once rendered; everything else is stripped.
+ALLOWED_TAGS = frozenset({"p", "ul", "ol", "li", "strong", "em", "code", "pre", "h3", "h4", "a"})
+LINK_REL = "noopener nofollow"
+FALLBACK_LOCALE = "en"
+
+# Raw HTML in the Markdown source is not passed through: it shows as text, and the
+# sanitiser below is the backstop should the renderer ever let some through.
+_markdown = MarkdownIt("commonmark", {"html": False})
+
+
+def locale_chain(locale: str) -> list[str]:
+    """Locales to try for a text, best first: the locale, its language, then English."""
+    chain = [locale, locale.split("_", 1)[0], FALLBACK_LOCALE]
+    return list(dict.fromkeys(c for c in chain if c))
+
+
+def applicable_bulletins(session: Session, *, brand_id: int, model_id: int | None = None,
+                         year: int | None = None, country: str | None = None,
+                         kind: str | None = None, locale: str = "en") -> list[dict[str, Any]]:
+    """Bulletins of the brand that apply to the vehicle, newest first (then by code).
+
+    A bulletin without models applies to every model of its brand, a null year leaves that
+    end open, and one without countries applies in every market. A criterion not given
+    does not filter: without a model, model-specific bulletins of the brand are listed too.
+    Texts are in `locale`, else its language, else English (then `fallback` is true).
+    """
+    query = select(Bulletin).where(Bulletin.brand_id == brand_id)
+    if model_id is not None:
+        query = query.where(or_(
+            ~exists().where(BulletinModel.bulletin_id == Bulletin.id),
+            exists().where(BulletinModel.bulletin_id == Bulletin.id,
+                           BulletinModel.model_id == model_id)))
+    if year is not None:
+        query = query.where(or_(Bulletin.year_from.is_(None), Bulletin.year_from <= year),
+                            or_(Bulletin.year_to.is_(None), Bulletin.year_to >= year))
+    if country is not None:
+        query = query.where(or_(
+            ~exists().where(BulletinCountry.bulletin_id == Bulletin.id),
+            exists().where(BulletinCountry.bulletin_id == Bulletin.id,
+                           BulletinCountry.country == country)))
+    if kind is not None:
+        query = query.where(Bulletin.kind == kind)
+    bulletins = session.exec(query.order_by(Bulletin.published.desc(), Bulletin.code)).all()
+    return _documents(session, bulletins, locale)
+
+
+def bulletin_detail(session: Session, code: str, locale: str = "en") -> dict[str, Any] | None:
+    """One bulletin by code as in the list, plus its Markdown `body` and `body_html`
+    (rendered and sanitised); None when there is no such bulletin."""
+    bulletin = session.exec(select(Bulletin).where(Bulletin.code == code)).first()
+    if bulletin is None:
+        return None
+    doc = _documents(session, [bulletin], locale, with_body=True)[0]
+    doc["body_html"] = render_markdown(doc["body"])
+    return doc
+
+
+def render_markdown(source: str) -> str:
+    """Markdown to HTML that is safe to put in a page: only a few tags, and links only to
+    http(s) addresses, marked `noopener nofollow`."""
+    return nh3.clean(_markdown.render(source), tags=set(ALLOWED_TAGS),
+                     attributes={"a": {"href"}}, attribute_filter=_web_links_only,
+                     url_schemes={"http", "https"}, link_rel=LINK_REL)
+
+
+def _web_links_only(tag: str, attribute: str, value: str) -> str | None:
+    # Relative and scheme-less links would resolve against the portal itself.
+    if tag == "a" and attribute == "href":
+        return value if value.lower().startswith(("http://", "https://")) else None
+    return value
+
+
+def _documents(session: Session, bulletins: list[Bulletin], locale: str, *,
+               with_body: bool = False) -> list[dict[str, Any]]:
+    """Shape bulletins for the API with a few bulk queries for the whole page."""
+    if not bulletins:
+        return []
+    ids = [b.id for b in bulletins]
+    brands = dict(session.exec(select(Brand.id, Brand.slug).where(
+        Brand.id.in_({b.brand_id for b in bulletins}))).all())
+    models: dict[int, list[str]] = defaultdict(list)
+    for bulletin_id, slug in session.exec(
+            select(BulletinModel.bulletin_id, VehicleModel.slug)
+            .join(VehicleModel, VehicleModel.id == BulletinModel.model_id)
+            .where(BulletinModel.bulletin_id.in_(ids)).order_by(VehicleModel.slug)):
+        models[bulletin_id].append(slug)
+    countries: dict[int, list[str]] = defaultdict(list)
+    for bulletin_id, country in session.exec(
+            select(BulletinCountry.bulletin_id, BulletinCountry.country)
+            .where(BulletinCountry.bulletin_id.in_(ids)).order_by(BulletinCountry.country)):
+        countries[bulletin_id].append(country)
+    texts = _best_texts(session, ids, locale)
+    language = locale.split("_", 1)[0]
+    docs = []
+    for b in bulletins:
+        text = texts.get(b.id)
+        doc = {
+            "code": b.code, "kind": b.kind, "brand": brands[b.brand_id],
+            "models": models.get(b.id, []), "year_from": b.year_from, "year_to": b.year_to,
+            "countries": countries.get(b.id, []), "severity": b.severity,
+            "published": b.published.isoformat(),
+            "title": text.title if text else "", "summary": text.summary if text else "",
+            "lang": text.locale if text else None,
+            "fallback": text is None or text.locale.split("_", 1)[0] != language,
+        }
+        if with_body:
+            doc["body"] = text.body if text else ""
+        docs.append(doc)
+    return docs
+
+
+def _best_texts(session: Session, ids: list[int], locale: str) -> dict[int, BulletinText]:
+    """Per bulletin, its text earliest in the locale chain, else any text it has."""
+    chain = locale_chain(locale)
+    rank = {loc: i for i, loc in enumerate(chain)}
+    best: dict[int, BulletinText] = {}
+    for text in session.exec(select(BulletinText).where(BulletinText.bulletin_id.in_(ids),
+                                                         BulletinText.locale.in_(chain))):
+        have = best.get(text.bulletin_id)
+        if have is None or rank[text.locale] < rank[have.locale]:
+            best[text.bulletin_id] = text
+    missing = [i for i in ids if i not in best]
+    if missing:
+        # English is required on write, but rows loaded by other means may lack it.
+        for text in session.exec(select(BulletinText).where(
+                BulletinText.bulletin_id.in_(missing)).order_by(BulletinText.locale)):
+            best.setdefault(text.bulletin_id, text)
+    return best

@@ -1,0 +1,141 @@
+"""Decoding a VIN into what the portal needs: brand, model year and, where known, model."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from vininfo import Vin
+from vininfo.exceptions import ValidationError
+
+#: 17 characters, digits and capitals without I, O and Q (ISO 3779).
+_VIN = re.compile(r"[A-HJ-NPR-Z0-9]{17}")
+
+#: vininfo's manufacturer names -> our brand slugs. Each of these manufacturers builds exactly
+#: one brand of our catalog (CONTRACT section 3), so its WMI names that brand.
+_MANUFACTURER_BRANDS: dict[str, tuple[str, ...]] = {
+    "BYD Auto": ("byd",),
+    "BYD Bus": ("byd",),
+    "SAIC MG": ("mg",),
+    "Great Wall (Havel)": ("gwm-ora",),
+    "Chery": ("omoda",),
+    "Geely": ("geely",),
+}
+
+#: WMIs vininfo lacks or names differently, each with its public source. Only entries a
+#: source attributes are listed: a guessed WMI would send owners to another brand's bulletins.
+#: "NHTSA vPIC" is the WMI/manufacturer table of NHTSA's Product Information Catalog
+#: (vpic.nhtsa.dot.gov, standalone database release 2026-10), filled from the manufacturers'
+#: own 49 CFR 565 submissions.
+_WMI_BRANDS: dict[str, tuple[str, ...]] = {
+    "LGX": ("byd",),  # NHTSA vPIC: BYD Auto Co., Ltd., make BYD (vininfo agrees)
+    "LC0": ("byd",),  # NHTSA vPIC: BYD Auto Industry Company Limited, make BYD
+    "LPE": ("byd",),  # NHTSA vPIC: BYD Auto Industry Company Limited, make BYD
+    "LPS": ("polestar",),  # NHTSA vPIC: Zhejiang Haoqing Automobile Mfg, make Polestar
+    "YSM": ("polestar",),  # NHTSA vPIC: Polestar Performance AB, make Polestar
+    "YSR": ("polestar",),  # NHTSA vPIC: Polestar Performance AB, make Polestar
+    "7SY": ("polestar",),  # NHTSA vPIC: Polestar Automotive USA, Inc., make Polestar
+    # vininfo (after Wikipedia's WMI list) names Geely, NHTSA vPIC names Zeekr Intelligent
+    # Technology US (make Zeekr): shared inside Geely Holding, so the WMI alone cannot tell.
+    "L6T": ("geely", "zeekr"),
+}
+
+#: (brand, WMIs, pattern over the VDS, positions 4-9) -> model slug. Only patterns a public
+#: source documents: the model patterns of NHTSA vPIC (release 2026-10), positions 7-8.
+_MODEL_PATTERNS: tuple[tuple[str, frozenset[str], re.Pattern[str], str], ...] = (
+    ("polestar", frozenset({"LPS", "YSM"}), re.compile(r"...KA."), "polestar-2"),
+    ("polestar", frozenset({"YSR", "7SY"}), re.compile(r"...Y[B3P]."), "polestar-3"),
+    ("polestar", frozenset({"YSR", "7SY"}), re.compile(r"...A[4CDS]."), "polestar-4"),
+)
+
+
+@dataclass(frozen=True)
+class ModelRow:
+    """What decoding needs to know of one catalog model."""
+
+    brand: str
+    model: str
+    year_from: int
+    year_to: int | None = None
+
+
+@dataclass(frozen=True)
+class VinInfo:
+    """A decoded VIN (CONTRACT section 4, `GET /api/v1/vin/<vin>`)."""
+
+    vin: str
+    valid: bool
+    checksum_ok: bool
+    wmi: str | None
+    brand: str | None
+    model_year: int | None
+    model: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def normalise_vin(text: str) -> str:
+    """The VIN as it is compared: stripped and upper-cased."""
+    return text.strip().upper()
+
+
+def decode_vin(text: str, models: list[ModelRow] | None = None) -> VinInfo:
+    """Decode `text` as a VIN.
+
+    Not 17 characters of A-Z/0-9 without I, O, Q (after stripping and upper-casing) is
+    `valid=False` with nothing decoded. The check digit (position 9) is reported as
+    `checksum_ok` but never refuses a VIN: it is mandatory only in North America and China.
+    The brand comes from the WMI when exactly one brand of ours goes with it. The model
+    year is the 30-year cycle of position 10 that falls within the years of the brand's (or
+    the model's) catalog `models`, the most recent first; the model is set only where a
+    documented VDS pattern names it and, when `models` is given, the catalog has it.
+    """
+    vin = normalise_vin(text)
+    if not _VIN.fullmatch(vin):
+        return VinInfo(vin=vin, valid=False, checksum_ok=False, wmi=None, brand=None,
+                       model_year=None, model=None)
+    try:
+        decoded = Vin(vin)
+    except ValidationError:  # pragma: no cover - the pattern above is vininfo's own
+        return VinInfo(vin=vin, valid=False, checksum_ok=False, wmi=None, brand=None,
+                       model_year=None, model=None)
+    wmi = decoded.wmi
+    brand = _brand_of(wmi, decoded.manufacturer)
+    model = _model_of(brand, wmi, decoded.vds, models)
+    return VinInfo(vin=vin, valid=True, checksum_ok=decoded.verify_checksum(check_year=False),
+                   wmi=wmi, brand=brand, model_year=_model_year(decoded.years, brand, model,
+                                                                models),
+                   model=model)
+
+
+def _brand_of(wmi: str, manufacturer: str | None) -> str | None:
+    candidates = _WMI_BRANDS.get(wmi) or _MANUFACTURER_BRANDS.get(manufacturer or "", ())
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def _model_of(brand: str | None, wmi: str, vds: str, models: list[ModelRow] | None) -> str | None:
+    for pattern_brand, wmis, pattern, slug in _MODEL_PATTERNS:
+        if pattern_brand == brand and wmi in wmis and pattern.fullmatch(vds):
+            if models is not None and slug not in {m.model for m in models}:
+                return None
+            return slug
+    return None
+
+
+def _model_year(candidates: list[int], brand: str | None, model: str | None,
+                models: list[ModelRow] | None) -> int | None:
+    """The most recent cycle year within the catalog years of the model, else of the brand,
+    else simply the most recent one (vininfo lists none past next year)."""
+    if not candidates:
+        return None
+    latest = max(candidates)
+    rows = [m for m in models or () if m.model == model] or \
+        [m for m in models or () if m.brand == brand]
+    if rows:
+        fitting = [y for y in candidates
+                   if any(r.year_from <= y <= (r.year_to or latest) for r in rows)]
+        if fitting:
+            return max(fitting)
+    return latest

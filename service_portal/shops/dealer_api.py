@@ -1,0 +1,27 @@
+"""Dealer JSON route listing the caller's own shops (CONTRACT section 5)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, g, jsonify, request
+from sqlalchemy import select
+
+from ..db import get_session
+from ..params import refuse_unknown
+from ..parts.dealer_api import failed_auth, token_failure_limit
+from ..security import limiter, token_required
+from .models import Shop
+from .queries import shop_documents
+
+bp = Blueprint("dealer_shops_api", __name__, url_prefix="/api/v1/dealer")
+limiter.limit(token_failure_limit, deduct_when=failed_auth, scope="token-auth")(bp)
+
+
+@bp.get("/shops")
+@token_required("dealer")
+def my_shops():
+    refuse_unknown(request.args, ())
+    session = get_session()
+    ids = session.scalars(select(Shop.id).where(
+        Shop.organization_id == g.api_user.organization_id).order_by(Shop.name)).all()
+    docs = shop_documents(session, list(ids), part_chains=[])
+    return jsonify({"results": [docs[i] for i in ids]})
