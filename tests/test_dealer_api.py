@@ -15,7 +15,8 @@ from service_portal.parts.models import Stock
 def world(make, session):
     """Two organisations, each with a dealer, a token and a shop with stock."""
     byd = make.brand("byd")
-    old, new = make.part(byd, "BYD-OLD"), make.part(byd, "BYD-NEW")
+    old = make.part(byd, "BYD-OLD")
+    make.part(byd, "BYD-NEW")
     out = {}
     for name in ("alpha", "beta"):
         org = make.org(name)
