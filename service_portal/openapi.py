@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
+from .bulletins.api import MAX_YEAR, MIN_YEAR
+from .bulletins.models import BULLETIN_KINDS, SEVERITIES
 from .catalog.models import POWERTRAINS
+from .catalog.vin import VIN_INPUT_PATTERN
 from .config import SUPPORTED_LOCALES
 from .params import MAX_TEXT
 from .shops.models import AUTH_LEVELS, HV_LEVELS
@@ -137,6 +140,56 @@ SEARCH_RESPONSE = {
 }
 
 
+_VIN_TEXT = {"type": "string", "pattern": VIN_INPUT_PATTERN}
+_NULLABLE_TEXT = {"type": ["string", "null"]}
+VIN_INFO = {
+    "type": "object",
+    "required": ["vin", "valid", "checksum_ok", "wmi", "brand", "model_year", "model"],
+    "properties": {
+        "vin": {"type": "string", "pattern": "^[A-HJ-NPR-Z0-9]{17}$"},
+        "valid": {"type": "boolean"},
+        "checksum_ok": {"type": "boolean", "description": "Check digit (position 9) right; "
+                        "advisory only, mandatory in North America and China alone."},
+        "wmi": _NULLABLE_TEXT, "brand": _NULLABLE_TEXT,
+        "model_year": {"type": ["integer", "null"]}, "model": _NULLABLE_TEXT,
+    },
+}
+BULLETIN = {
+    "type": "object",
+    "required": ["code", "kind", "brand", "models", "year_from", "year_to", "countries",
+                 "severity", "published", "title", "summary", "lang", "fallback"],
+    "properties": {
+        "code": {"type": "string"}, "kind": {"type": "string", "enum": list(BULLETIN_KINDS)},
+        "brand": {"type": "string"},
+        "models": {"type": "array", "items": {"type": "string"},
+                   "description": "Empty: every model of the brand."},
+        "year_from": {"type": ["integer", "null"]}, "year_to": {"type": ["integer", "null"]},
+        "countries": {"type": "array", "items": {"type": "string", "pattern": "^[A-Z]{2}$"},
+                      "description": "Empty: every market."},
+        "severity": {"type": "string", "enum": list(SEVERITIES)},
+        "published": {"type": "string", "format": "date"},
+        "title": {"type": "string"}, "summary": {"type": "string"},
+        "lang": {"type": ["string", "null"], "enum": [*SUPPORTED_LOCALES, None]},
+        "fallback": {"type": "boolean",
+                     "description": "True when the text is not in the requested language."},
+    },
+}
+BULLETIN_DETAIL = {"allOf": [BULLETIN, {
+    "type": "object", "required": ["body", "body_html"],
+    "properties": {"body": {"type": "string", "description": "Markdown source."},
+                   "body_html": {"type": "string", "description": "Rendered and sanitised."}}}]}
+BULLETIN_PARAMS = [
+    _param("brand", _SLUG, "Brand slug; brand, model or vin is required."),
+    _param("model", _SLUG, "Model slug; implies its brand."),
+    _param("year", {"type": "integer", "minimum": MIN_YEAR, "maximum": MAX_YEAR},
+           "Model year of the vehicle."),
+    _param("vin", _VIN_TEXT, "VIN; implies brand, model year and, where known, model."),
+    _param("country", {"type": "string", "pattern": "^[A-Za-z]{2}$"},
+           "ISO 3166-1 alpha-2 market of the vehicle."),
+    _param("kind", {"type": "string", "enum": list(BULLETIN_KINDS)}, "Only this kind."),
+]
+
+
 def _responses(ok_schema: dict, *codes: int) -> dict:
     out = {"200": {"description": "OK", "content": {"application/json": {"schema": ok_schema}}}}
     for code in sorted({400, *codes}):  # every route refuses unknown or repeated parameters
@@ -207,6 +260,22 @@ def spec() -> dict:
                     "type": "object", "required": ["service", "name"],
                     "properties": {"service": {"type": "string", "enum": list(SERVICES)},
                                    "name": {"type": "string"}}}))}},
+            "/api/v1/vin/{vin}": {"get": {
+                "operationId": "decodeVin", "summary": "Brand, model year and model of a VIN",
+                "parameters": [{"name": "vin", "in": "path", "required": True,
+                                "schema": _VIN_TEXT}, LANG],
+                "responses": _responses(VIN_INFO, 422)}},
+            "/api/v1/bulletins": {"get": {
+                "operationId": "bulletins", "summary": "Bulletins that apply to a vehicle, "
+                "newest first",
+                "parameters": BULLETIN_PARAMS + [LANG],
+                "responses": _responses(_list_of(BULLETIN), 422)}},
+            "/api/v1/bulletins/{code}": {"get": {
+                "operationId": "getBulletin", "summary": "One bulletin with its full body",
+                "parameters": [{"name": "code", "in": "path", "required": True,
+                                "schema": {"type": "string", "maxLength": 40,
+                                           "pattern": "^[A-Za-z0-9][A-Za-z0-9-]+$"}}, LANG],
+                "responses": _responses(BULLETIN_DETAIL, 404)}},
         },
         "x-locales": list(SUPPORTED_LOCALES),
     }

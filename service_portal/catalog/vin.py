@@ -11,6 +11,8 @@ from vininfo.exceptions import ValidationError
 
 #: 17 characters, digits and capitals without I, O and Q (ISO 3779).
 _VIN = re.compile(r"[A-HJ-NPR-Z0-9]{17}")
+#: What `decode_vin` takes as valid before stripping and upper-casing (for the API description).
+VIN_INPUT_PATTERN = r"^\s*[A-HJ-NPR-Za-hj-npr-z0-9]{17}\s*$"
 
 #: vininfo's manufacturer names -> our brand slugs. Each of these manufacturers builds exactly
 #: one brand of our catalog (CONTRACT section 3), so its WMI names that brand.
