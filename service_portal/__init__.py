@@ -35,18 +35,23 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         # A throwaway key: sessions die with the process. `serve` refuses to run like this.
         app.config["SECRET_KEY"] = secrets.token_urlsafe(32)
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_UPLOAD_MB"] * 1024 * 1024
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("SESSION_COOKIE_SECURE", not app.config["LOCAL_DEMO"])
+    # Flask ships defaults for these, so they are set unless the caller chose otherwise.
+    cookie = config or {}
+    app.config["SESSION_COOKIE_HTTPONLY"] = cookie.get("SESSION_COOKIE_HTTPONLY", True)
+    app.config["SESSION_COOKIE_SAMESITE"] = cookie.get("SESSION_COOKIE_SAMESITE", "Lax")
+    app.config["SESSION_COOKIE_SECURE"] = cookie.get("SESSION_COOKIE_SECURE",
+                                                     not app.config["LOCAL_DEMO"])
     app.json.sort_keys = False
     app.url_map.converters["id"] = RowIdConverter
 
     from . import db, errors, i18n, security
+    from .users import auth
 
     db.init_app(app)
     i18n.init_app(app, str(TRANSLATIONS_DIR))
     errors.init_app(app)
     security.init_app(app)
+    auth.init_app(app)
 
     from . import openapi
     from .bulletins import api as bulletins_api
@@ -54,8 +59,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .home import views as home_views
     from .parts import api as parts_api
     from .parts import dealer_api as dealer_stock_api
+    from .parts import dealer_views
     from .shops import api as shops_api
     from .shops import dealer_api as dealer_shops_api
+    from .users import views as users_views
 
     app.register_blueprint(home_views.bp)
     app.register_blueprint(shops_api.bp)
@@ -65,4 +72,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(parts_api.bp)
     app.register_blueprint(dealer_shops_api.bp)
     app.register_blueprint(dealer_stock_api.bp)
+    app.register_blueprint(users_views.bp)
+    app.register_blueprint(dealer_views.bp)
+    for blueprint in app.blueprints.values():
+        if (blueprint.url_prefix or "").startswith("/api/"):
+            security.csrf.exempt(blueprint)  # token-authenticated: no cookie is read
     return app

@@ -52,6 +52,7 @@ def defaults() -> dict[str, Any]:
         "SQL_ECHO": False,
         "SEARCH_RATE_LIMIT": "120 per minute",
         "TOKEN_FAILURE_LIMIT": "20 per 10 minutes",
+        "LOGIN_RATE_LIMIT": "10 per 10 minutes",
     }
 
 

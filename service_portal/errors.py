@@ -12,6 +12,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -127,6 +128,13 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(PortalError)
     def _portal_error(exc: PortalError):
         return render_error(exc.status, exc.to_dict(), exc.headers)
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(exc: CSRFError):
+        log.info("csrf refused on %s: %s", request.path, exc.description)
+        return render_error(400, _http_payload(
+            400, "csrf_failed", _("This form has expired or did not come from this site. "
+                                  "Reload the page and try again.")))
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
 from babel.numbers import format_currency, format_decimal
@@ -86,9 +87,15 @@ def format_number(value: float | int | Decimal, locale: Locale | None = None) ->
     return format_decimal(value, locale=locale or get_locale())
 
 
-def to_zone(moment: datetime, zone: str) -> datetime:
-    from zoneinfo import ZoneInfo
+def format_moment(moment: datetime, zone: str | None = None) -> str:
+    """A date and time in the reader's locale, in `zone` (default: UTC)."""
+    from babel.dates import format_datetime
 
+    return format_datetime(moment, format="medium", tzinfo=ZoneInfo(zone or "UTC"),
+                           locale=get_locale())
+
+
+def to_zone(moment: datetime, zone: str) -> datetime:
     return moment.astimezone(ZoneInfo(zone))
 
 
@@ -98,4 +105,4 @@ def init_app(app: Flask, translations_dir: str) -> None:
     Babel(app, locale_selector=select_locale)
     app.jinja_env.globals.update(text_direction=text_direction, html_lang=html_lang)
     app.jinja_env.filters.update(distance=format_distance, money=format_money,
-                                 number=format_number)
+                                 number=format_number, datetime=format_moment)

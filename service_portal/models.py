@@ -6,15 +6,15 @@ from .audit.models import AuditEntry
 from .bulletins.models import Bulletin, BulletinCountry, BulletinModel, BulletinText
 from .cases.models import Case, CaseBulletin, CaseEvent
 from .catalog.models import Brand, Service, VehicleModel
-from .parts.models import Part, PartFitment, Stock
+from .parts.models import Part, PartFitment, Stock, StockUpload
 from .shops.models import Organization, Shop, ShopBrand, ShopLanguage, ShopService
-from .users.models import ApiToken, User
+from .users.models import ApiToken, User, UserSession
 
 metadata = SQLModel.metadata
 
 __all__ = [
     "ApiToken", "AuditEntry", "Brand", "Bulletin", "BulletinCountry", "BulletinModel",
     "BulletinText", "Case", "CaseBulletin", "CaseEvent", "Organization", "Part", "PartFitment",
-    "Service", "Shop", "ShopBrand", "ShopLanguage", "ShopService", "Stock", "User",
-    "VehicleModel", "metadata",
+    "Service", "Shop", "ShopBrand", "ShopLanguage", "ShopService", "Stock", "StockUpload",
+    "User", "UserSession", "VehicleModel", "metadata",
 ]

@@ -7,10 +7,20 @@ import secrets
 from flask import Flask, g, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from flask_wtf.csrf import CSRFProtect
 
 #: Rate limits (CONTRACT section 10); counters live where RATELIMIT_STORAGE_URI says, so
 #: several workers and hosts share them through Redis.
 limiter = Limiter(key_func=get_remote_address, headers_enabled=True)
+#: CSRF tokens on every cookie-authenticated write; the token-authenticated API is exempt
+#: (it reads no cookie, so a forged cross-site request carries no credentials).
+csrf = CSRFProtect()
+
+
+def _signed_in() -> bool:
+    from flask_login import current_user
+
+    return bool(current_user and current_user.is_authenticated)
 
 
 def csp_nonce() -> str:
@@ -23,6 +33,7 @@ def csp_nonce() -> str:
 def init_app(app: Flask) -> None:
     app.jinja_env.globals["csp_nonce"] = csp_nonce
     limiter.init_app(app)
+    csrf.init_app(app)
 
     @app.after_request
     def _headers(response):
@@ -37,6 +48,9 @@ def init_app(app: Flask) -> None:
         response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
         if request.is_secure:
             response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+        if _signed_in() or g.get("api_user") is not None or g.get("personal_data"):
+            response.headers["Cache-Control"] = "no-store"
+            response.vary.add("Cookie")
         return response
 
 

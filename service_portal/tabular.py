@@ -155,3 +155,40 @@ def _row_dict(columns: list[str], values: list[str]) -> dict[str, str]:
 
 def _too_many_rows() -> Invalid:
     return Invalid(_("The file has more than %(max)s rows.", max=MAX_ROWS), code="too_many_rows")
+
+
+# --- Exports --------------------------------------------------------------------------
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: Any) -> Any:
+    """A cell a spreadsheet will not run: text starting like a formula gets a leading
+    apostrophe (OWASP's CSV injection advice). Numbers stay numbers."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def to_csv(columns: list[str], rows: list[list[Any]]) -> bytes:
+    """UTF-8 CSV with a BOM (so Excel reads the accents), every cell neutralised."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(["" if v is None else neutralise(v) for v in row])
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def to_xlsx(columns: list[str], rows: list[list[Any]], title: str = "stock") -> bytes:
+    """A one-sheet workbook (openpyxl write-only), every text cell neutralised."""
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(title[:31])
+    sheet.append(columns)
+    for row in rows:
+        sheet.append([neutralise(v) for v in row])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()

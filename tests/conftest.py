@@ -84,14 +84,16 @@ def app(make_app):
 
 
 @pytest.fixture
-def session(app) -> Iterator[Session]:
+def session(make_app) -> Iterator[Session]:
     """A session outside any request, for arranging data and checking what was stored.
 
     Its transactions are deferred so that a test reading here never holds SQLite's write
     lock against the app or CLI it drives; call `session.rollback()` before reading what
-    they wrote, to start a fresh snapshot."""
-    with app.app_context():
-        s = Session(app.extensions["service_portal.engine"], expire_on_commit=False)
+    they wrote, to start a fresh snapshot. It lives in the context of an app of its own:
+    requests to the `app` under test then push theirs, with a `g` of their own."""
+    arranging = make_app()
+    with arranging.app_context():
+        s = Session(arranging.extensions["service_portal.engine"], expire_on_commit=False)
         yield s
         s.close()
 

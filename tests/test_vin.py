@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from service_portal.catalog.vin import ModelRow, decode_vin
 
@@ -120,3 +124,19 @@ def test_model_year_follows_the_model_before_the_brand():
 def test_other_brands_years_do_not_narrow():
     models = [ModelRow("byd", "byd-old", 1988, 1995)]
     assert decode_vin(MG[:9] + "L" + MG[10:], models).model_year == 2020
+
+
+VIN_CHARS = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"
+
+
+@given(st.text(max_size=40))
+def test_any_text_decodes_without_error(text):
+    info = decode_vin(text)
+    assert info.valid is bool(re.fullmatch(r"[A-HJ-NPR-Z0-9]{17}", text.strip().upper()))
+
+
+@given(st.text(alphabet=VIN_CHARS, min_size=17, max_size=17))
+def test_any_well_formed_vin_is_valid(text):
+    info = decode_vin(text)
+    assert info.valid and info.wmi == text[:3]
+    assert info.model_year is None or 1980 <= info.model_year

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, Column, Index, Numeric, UniqueConstraint
+from sqlalchemy import CheckConstraint, Column, Index, LargeBinary, Numeric, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from ..db import UTCDateTime, utcnow
@@ -63,3 +63,18 @@ class Stock(SQLModel, table=True):
     min_qty: int = Field(default=0)
     version: int = Field(default=1)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class StockUpload(SQLModel, table=True):
+    """An uploaded stock file between its preview and its commit, kept in the database so
+    that any app host can finish what another began."""
+
+    __tablename__ = "stock_uploads"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token: str = Field(max_length=64, unique=True)
+    user_id: int = Field(foreign_key="users.id", ondelete="CASCADE")
+    shop_id: int = Field(foreign_key="shops.id", ondelete="CASCADE")
+    filename: str = Field(max_length=200)
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -1,0 +1,55 @@
+"""Sign-in and sign-out pages."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from ..db import get_session
+from ..security import limiter
+from .auth import authenticate, end_session, safe_next, start_session
+from .forms import LoginForm, LogoutForm
+
+bp = Blueprint("users", __name__)
+
+
+def _account_key() -> str:
+    return "login:" + (request.form.get("email") or "").strip().lower()[:254]
+
+
+def _failed(response) -> bool:
+    return response.status_code != 302
+
+
+def login_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(login_limit, methods=["POST"], deduct_when=_failed)
+@limiter.limit(login_limit, methods=["POST"], key_func=_account_key, deduct_when=_failed)
+def login():
+    form = LoginForm()
+    if request.method == "GET":
+        form.next.data = request.args.get("next", "")
+    if form.validate_on_submit():
+        db = get_session()
+        user = authenticate(db, form.email.data, form.password.data)
+        if user is not None:
+            start_session(db, user)
+            default = url_for("dealer.shops") if user.role == "dealer" else url_for("home.index")
+            return redirect(safe_next(form.next.data, default))
+        flash(_("Wrong email or password."), "error")
+        return render_template("users/login.html", form=form), 401
+    status = 400 if request.method == "POST" else 200
+    return render_template("users/login.html", form=form), status
+
+
+@bp.post("/logout")
+def logout():
+    form = LogoutForm()
+    if form.validate_on_submit() and current_user.is_authenticated:
+        end_session(current_user.get_id())
+        flash(_("You are signed out."), "info")
+    return redirect(url_for("home.index"))

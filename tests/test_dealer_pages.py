@@ -1,0 +1,171 @@
+"""Dealer pages over HTTP with real cookies and CSRF tokens: sign-in, stock, upload, export."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from service_portal.parts.models import Stock
+
+PASSWORD = "correct horse battery staple"
+
+
+def csrf(page: bytes | str) -> str:
+    text = page.decode() if isinstance(page, bytes) else page
+    return re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', text).group(1)
+
+
+@pytest.fixture
+def world(make):
+    byd = make.brand("byd")
+    part = make.part(byd, "BYD-OLD", name="=HYPERLINK(\"http://x\")")
+    out = {}
+    for name in ("alpha", "beta"):
+        org = make.org(name)
+        shop = make.shop(org, external_id=f"{name}-1", name=f"{name.title()} Shop")
+        make.stock(shop, part, qty=10)
+        make.user("dealer", org, email=f"{name}@dealer.example", password=PASSWORD)
+        out[name] = shop
+    return out
+
+
+def sign_in(client, email: str, password: str = PASSWORD, next_url: str = ""):
+    token = csrf(client.get("/login").data)
+    return client.post("/login", data={"email": email, "password": password,
+                                       "csrf_token": token, "next": next_url})
+
+
+def test_sign_in_lands_on_my_shops(client, world):
+    response = sign_in(client, "alpha@dealer.example")
+    assert response.status_code == 302 and response.headers["Location"] == "/dealer/"
+    page = client.get("/dealer/")
+    assert b"Alpha Shop" in page.data and b"Beta Shop" not in page.data
+    assert page.headers["Cache-Control"] == "no-store"
+
+
+def test_wrong_password_is_refused_without_saying_which(client, world):
+    response = sign_in(client, "alpha@dealer.example", "wrong password!")
+    assert response.status_code == 401 and b"Wrong email or password" in response.data
+    assert sign_in(client, "nobody@dealer.example").status_code == 401
+
+
+def test_sign_in_without_csrf_token_fails(client, world):
+    response = client.post("/login", data={"email": "alpha@dealer.example",
+                                           "password": PASSWORD})
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/", "/\\evil",
+                                    "javascript:alert(1)"])
+def test_next_never_leaves_the_site(client, world, target):
+    response = sign_in(client, "alpha@dealer.example", next_url=target)
+    assert response.headers["Location"] == "/dealer/"
+
+
+def test_next_within_the_site_is_followed(client, world):
+    shop = world["alpha"]
+    response = sign_in(client, "alpha@dealer.example", next_url=f"/dealer/shops/{shop.id}/stock")
+    assert response.headers["Location"] == f"/dealer/shops/{shop.id}/stock"
+
+
+def test_a_cookie_saved_before_sign_out_is_refused_afterwards(client, world, app):
+    sign_in(client, "alpha@dealer.example")
+    saved = client.get_cookie("session").value
+    token = csrf(client.get("/dealer/").data)
+    client.post("/logout", data={"csrf_token": token})
+    other = app.test_client()
+    other.set_cookie("session", saved)
+    response = other.get("/dealer/")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_session_id_changes_at_sign_in(client, world):
+    client.get("/login")
+    before = client.get_cookie("session").value
+    sign_in(client, "alpha@dealer.example")
+    assert client.get_cookie("session").value != before
+
+
+def test_pages_of_another_organisations_shop_are_404(client, world):
+    sign_in(client, "alpha@dealer.example")
+    beta = world["beta"]
+    for url in (f"/dealer/shops/{beta.id}/stock", f"/dealer/shops/{beta.id}/stock.csv",
+                f"/dealer/shops/{beta.id}/stock/BYD-OLD/history"):
+        assert client.get(url).status_code == 404
+
+
+def test_inline_edit_saves_and_a_stale_form_is_refused(client, world, session):
+    shop = world["alpha"]
+    sign_in(client, "alpha@dealer.example")
+    page = client.get(f"/dealer/shops/{shop.id}/stock").data
+    token = csrf(page)
+    url = f"/dealer/shops/{shop.id}/stock/BYD-OLD"
+    ok = client.post(url, data={"csrf_token": token, "qty": "7", "min_qty": "2",
+                                "version": "1"})
+    assert ok.status_code == 303
+    stale = client.post(url, data={"csrf_token": token, "qty": "9", "min_qty": "2",
+                                   "version": "1"}, follow_redirects=True)
+    assert b"Someone else changed this" in stale.data
+    session.rollback()
+    assert session.scalars(select(Stock.qty).where(Stock.shop_id == shop.id)).one() == 7
+
+
+def test_upload_preview_lists_bad_rows_and_stores_nothing(client, world, session):
+    shop = world["alpha"]
+    sign_in(client, "alpha@dealer.example")
+    token = csrf(client.get(f"/dealer/shops/{shop.id}/stock").data)
+    csv = b"part_number,qty,price,currency\nBYD-OLD,x,1,EUR\nNOPE,1,1,EUR\n"
+    response = client.post(f"/dealer/shops/{shop.id}/stock/upload",
+                           data={"csrf_token": token, "file": (io.BytesIO(csv), "s.csv")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 422
+    assert b"Unknown part number: NOPE" in response.data and b"<td>2</td>" in response.data
+    session.rollback()
+    assert session.scalars(select(Stock.qty).where(Stock.shop_id == shop.id)).one() == 10
+
+
+def test_upload_preview_then_commit(client, world, session):
+    shop = world["alpha"]
+    sign_in(client, "alpha@dealer.example")
+    token = csrf(client.get(f"/dealer/shops/{shop.id}/stock").data)
+    csv = b"part_number,qty,price,currency\nBYD-OLD,3,1,EUR\n"
+    preview = client.post(f"/dealer/shops/{shop.id}/stock/upload",
+                          data={"csrf_token": token, "file": (io.BytesIO(csv), "s.csv")},
+                          content_type="multipart/form-data")
+    assert preview.status_code == 200 and b"1 changed line" in preview.data
+    session.rollback()
+    assert session.scalars(select(Stock.qty).where(Stock.shop_id == shop.id)).one() == 10
+    action = re.search(rb'action="([^"]+/upload/[^"]+)"', preview.data).group(1).decode()
+    done = client.post(action, data={"csrf_token": csrf(preview.data)})
+    assert done.status_code == 303
+    session.rollback()
+    assert session.scalars(select(Stock.qty).where(Stock.shop_id == shop.id)).one() == 3
+
+
+def test_exports_neutralise_formulas(client, world):
+    shop = world["alpha"]
+    sign_in(client, "alpha@dealer.example")
+    text = client.get(f"/dealer/shops/{shop.id}/stock.csv").data.decode("utf-8-sig")
+    assert "'=HYPERLINK" in text and ",=HYPERLINK" not in text
+    book = load_workbook(io.BytesIO(client.get(f"/dealer/shops/{shop.id}/stock.xlsx").data))
+    names = [row[1] for row in book.active.iter_rows(min_row=2, values_only=True)]
+    assert names == ["'=HYPERLINK(\"http://x\")"]
+
+
+def test_dealer_pages_need_a_dealer(client, world, make):
+    make.user("staff", email="staff@x.example", password=PASSWORD)
+    assert client.get("/dealer/").status_code == 302
+    sign_in(client, "staff@x.example")
+    assert client.get("/dealer/").status_code == 403
+
+
+def test_sign_in_is_rate_limited_per_account(make_app, world):
+    client = make_app(LOGIN_RATE_LIMIT="3 per minute").test_client()
+    for _ in range(3):
+        assert sign_in(client, "alpha@dealer.example", "wrong password!").status_code == 401
+    response = sign_in(client, "alpha@dealer.example", "wrong password!")
+    assert response.status_code == 429 and "Retry-After" in response.headers
