@@ -25,7 +25,6 @@ import sys
 import tempfile
 import time
 import urllib.request
-from pathlib import Path
 
 from sqlalchemy import text
 

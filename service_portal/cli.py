@@ -105,7 +105,8 @@ def _import(kind: str, path: Path, **options) -> None:
     with _context():
         data = path.read_bytes()
         with session_scope(get_engine()) as session:
-            counts = _run(lambda: action(session, read_table(data, path.name), **options))
+            counts = _run(lambda: action(session, read_table(data, path.name, max_rows=None),
+                                         **options))
     click.echo(", ".join(f"{k}: {v}" for k, v in counts.items()))
 
 

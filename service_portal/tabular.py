@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -51,15 +52,19 @@ class ImportFailed(Invalid):
 
 @dataclass
 class Table:
+    """A header and its rows; `rows` yields (row number, values by column) once, lazily,
+    so a large file streams through an import instead of sitting in memory."""
+
     columns: list[str]
-    rows: list[tuple[int, dict[str, str]]]  # (row number, values by column)
+    rows: Iterator[tuple[int, dict[str, str]]]
 
 
-def read_table(data: bytes, filename: str = "") -> Table:
-    """Parse CSV or XLSX bytes (XLSX recognised by its zip signature or name)."""
+def read_table(data: bytes, filename: str = "", *, max_rows: int | None = MAX_ROWS) -> Table:
+    """Parse CSV or XLSX bytes (XLSX recognised by its zip signature or name). Uploads
+    keep the default row limit; the command line passes None."""
     if data[:4] == b"PK\x03\x04" or filename.lower().endswith(".xlsx"):
-        return _read_xlsx(data)
-    return _read_csv(data)
+        return _read_xlsx(data, max_rows)
+    return _read_csv(data, max_rows)
 
 
 def require_columns(table: Table, required: tuple[str, ...]) -> None:
@@ -69,7 +74,7 @@ def require_columns(table: Table, required: tuple[str, ...]) -> None:
                       code="missing_columns", details=missing)
 
 
-def _read_csv(data: bytes) -> Table:
+def _read_csv(data: bytes, max_rows: int | None) -> Table:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -83,23 +88,34 @@ def _read_csv(data: bytes) -> Table:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = next(reader, None)
-        if not header:
-            raise Invalid(_("The file is empty."), code="empty_file")
-        columns = [c.strip().lower() for c in header]
-        rows: list[tuple[int, dict[str, str]]] = []
-        for values in reader:
-            if not any(v.strip() for v in values):
-                continue
-            rows.append((reader.line_num, _row_dict(columns, values)))
-            if len(rows) > MAX_ROWS:
-                raise _too_many_rows()
     except csv.Error as exc:
-        raise Invalid(_("The CSV file is malformed near line %(line)s.", line=reader.line_num),
-                      code="bad_csv", details=[str(exc)]) from None
-    return Table(columns, rows)
+        raise _bad_csv(reader, exc) from None
+    if not header:
+        raise Invalid(_("The file is empty."), code="empty_file")
+    columns = [c.strip().lower() for c in header]
+
+    def rows() -> Iterator[tuple[int, dict[str, str]]]:
+        count = 0
+        try:
+            for values in reader:
+                if not any(v.strip() for v in values):
+                    continue
+                count += 1
+                if max_rows is not None and count > max_rows:
+                    raise _too_many_rows(max_rows)
+                yield reader.line_num, _row_dict(columns, values)
+        except csv.Error as exc:
+            raise _bad_csv(reader, exc) from None
+
+    return Table(columns, rows())
 
 
-def _read_xlsx(data: bytes) -> Table:
+def _bad_csv(reader, exc: csv.Error) -> Invalid:
+    return Invalid(_("The CSV file is malformed near line %(line)s.", line=reader.line_num),
+                   code="bad_csv", details=[str(exc)])
+
+
+def _read_xlsx(data: bytes, max_rows: int | None) -> Table:
     _check_xlsx_archive(data)
     from openpyxl import load_workbook
 
@@ -120,11 +136,11 @@ def _read_xlsx(data: bytes) -> Table:
             if not any(c.strip() for c in cells):
                 continue
             rows.append((number, _row_dict(columns, cells)))
-            if len(rows) > MAX_ROWS:
-                raise _too_many_rows()
+            if max_rows is not None and len(rows) > max_rows:
+                raise _too_many_rows(max_rows)
     finally:
         workbook.close()
-    return Table(columns, rows)
+    return Table(columns, iter(rows))
 
 
 def _check_xlsx_archive(data: bytes) -> None:
@@ -153,8 +169,8 @@ def _row_dict(columns: list[str], values: list[str]) -> dict[str, str]:
             for i, c in enumerate(columns) if c}
 
 
-def _too_many_rows() -> Invalid:
-    return Invalid(_("The file has more than %(max)s rows.", max=MAX_ROWS), code="too_many_rows")
+def _too_many_rows(limit: int) -> Invalid:
+    return Invalid(_("The file has more than %(max)s rows.", max=limit), code="too_many_rows")
 
 
 # --- Exports --------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, delete, insert, or_, update
+from sqlalchemy import and_, delete, insert, or_, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
@@ -20,7 +20,6 @@ from .schemas import (
     PART_COLUMNS,
     STOCK_COLUMNS,
     PartInput,
-    StockInput,
     parse_part_row,
     parse_stock_row,
 )
@@ -137,25 +136,50 @@ def _fitments(session: Session, part_ids: list[int]) -> dict[int, set[int]]:
     return out
 
 
-def validate_stock(session: Session, table: Table, *, shop_external_id: str | None = None,
-                   organization_id: int | None = None) -> list[tuple[int, int, StockInput]]:
-    """Every stock row checked; returns (shop id, part id, row) or raises ImportFailed.
+STOCK_BATCH = 5_000
+
+
+def import_stock(session: Session, table: Table, *, shop_external_id: str | None = None,
+                 replace: bool = False, dry_run: bool = False,
+                 organization_id: int | None = None) -> dict[str, int]:
+    """Load stock rows, all or nothing; returns counts of created, updated, deleted rows.
 
     With `shop_external_id` every row belongs to that shop; otherwise the file names the
     shop of each row in `shop_external_id`. With `organization_id`, only that
-    organisation's shops exist (others are reported as unknown, as if absent)."""
+    organisation's shops exist (others are reported as unknown, as if absent).
+
+    Rows stream through in batches: each batch is checked and (unless `dry_run`) written
+    at once, so a million rows never sit in memory together. A bad row anywhere makes the
+    whole import fail with every bad row listed (ImportFailed); the caller's transaction
+    then rolls back what earlier batches wrote. `replace` removes the stock of the named
+    shops that the file does not list. A changed row gets `version + 1`; an unchanged row
+    is not touched."""
     require_columns(table, STOCK_COLUMNS if shop_external_id
                     else (*STOCK_COLUMNS, "shop_external_id"))
-    if shop_external_id is not None and not _shop_ids(session, {shop_external_id},
-                                                       organization_id):
+    shops = _ShopIds(session, organization_id)
+    if shop_external_id is not None and shops.get(shop_external_id) is None:
         raise NotFound(_("Unknown shop: %(value)s", value=shop_external_id), field="shop")
-    items: list[tuple[int, int, StockInput]] = []
+    parts = _PartIds(session)
     errors: list[RowError] = []
-    parsed: list[StockInput] = []
-    for number, row in table.rows:
-        item, row_errors = parse_stock_row(number, row, shop_column=shop_external_id is None)
-        errors.extend(row_errors)
-        if item is not None:
+    seen: dict[tuple[int, int], int] = {}
+    touched: set[int] = set()
+    counts = Counter({"created": 0, "updated": 0, "deleted": 0, "unchanged": 0})
+    batch: list[tuple] = []
+
+    def flush_batch() -> None:
+        if batch and not errors:
+            counts.update(apply_stock(session, batch, shop_ids={r[0] for r in batch},
+                                      dry_run=dry_run))
+        batch.clear()
+
+    for chunk in _chunks_of(table.rows, STOCK_BATCH):
+        parsed = []
+        for number, row in chunk:
+            item, row_errors = parse_stock_row(number, row,
+                                               shop_column=shop_external_id is None)
+            errors.extend(row_errors)
+            if item is None:
+                continue
             if shop_external_id is not None:
                 named = (row.get("shop_external_id") or "").strip()
                 if named and named != shop_external_id:
@@ -164,58 +188,119 @@ def validate_stock(session: Session, table: Table, *, shop_external_id: str | No
                     continue
                 item.shop_external_id = shop_external_id
             parsed.append(item)
-    parts = dict(session.exec(select(Part.part_number, Part.id).where(
-        Part.part_number.in_({i.part_number for i in parsed}))).all())
-    shops = _shop_ids(session, {i.shop_external_id for i in parsed}, organization_id)
-    seen: dict[tuple[str, str], int] = {}
-    for item in parsed:
-        shop_id = shops.get(item.shop_external_id)
-        if shop_id is None:
-            errors.append(RowError(item.row, "shop_external_id",
-                                   _("Unknown shop: %(value)s", value=item.shop_external_id)))
-            continue
-        if item.part_number not in parts:
-            errors.append(RowError(item.row, "part_number", _(
-                "Unknown part number: %(value)s", value=item.part_number)))
-            continue
-        key = (item.shop_external_id, item.part_number)
-        if key in seen:
-            errors.append(RowError(item.row, "part_number", _(
-                "Duplicate part for this shop; first seen in row %(row)s.", row=seen[key])))
-            continue
-        seen[key] = item.row
-        items.append((shop_id, parts[item.part_number], item))
+        shops.load({i.shop_external_id for i in parsed})
+        parts.load({i.part_number for i in parsed})
+        for item in parsed:
+            shop_id = shops.get(item.shop_external_id)
+            part_id = parts.get(item.part_number)
+            if shop_id is None:
+                errors.append(RowError(item.row, "shop_external_id", _(
+                    "Unknown shop: %(value)s", value=item.shop_external_id)))
+                continue
+            if part_id is None:
+                errors.append(RowError(item.row, "part_number", _(
+                    "Unknown part number: %(value)s", value=item.part_number)))
+                continue
+            first = seen.setdefault((shop_id, part_id), item.row)
+            if first != item.row:
+                errors.append(RowError(item.row, "part_number", _(
+                    "Duplicate part for this shop; first seen in row %(row)s.", row=first)))
+                continue
+            touched.add(shop_id)
+            batch.append((shop_id, part_id, item.qty, item.price, item.currency))
+        flush_batch()
     if errors:
         raise ImportFailed(sorted(errors, key=lambda e: e.row))
-    return items
-
-
-def import_stock(session: Session, table: Table, *, shop_external_id: str | None = None,
-                 replace: bool = False, dry_run: bool = False,
-                 organization_id: int | None = None) -> dict[str, int]:
-    """Load stock rows, all or nothing; returns counts of created, updated, deleted rows.
-
-    `replace` removes the stock of the named shops that the file does not list. A changed
-    row gets `version + 1`; an unchanged row is not touched."""
-    items = validate_stock(session, table, shop_external_id=shop_external_id,
-                           organization_id=organization_id)
-    shop_ids = {shop_id for shop_id, _p, _i in items}
     if shop_external_id is not None:
-        shop_ids.update(_shop_ids(session, {shop_external_id}, organization_id).values())
-    return apply_stock(session, [(s, p, i.qty, i.price, i.currency) for s, p, i in items],
-                       shop_ids=shop_ids, replace=replace, dry_run=dry_run)
+        touched.add(shops.get(shop_external_id))
+    if replace:
+        counts["deleted"] = _remove_unlisted(session, touched, seen, dry_run=dry_run)
+    return dict(counts)
+
+
+class _ShopIds:
+    """External id -> id of the shops a file names, looked up a batch at a time."""
+
+    def __init__(self, session: Session, organization_id: int | None) -> None:
+        self.session, self.organization_id = session, organization_id
+        self.known: dict[str, int | None] = {}
+
+    def load(self, external_ids: set[str]) -> None:
+        missing = [e for e in external_ids if e not in self.known]
+        if not missing:
+            return
+        query = select(Shop.external_id, Shop.id).where(Shop.external_id.in_(missing))
+        if self.organization_id is not None:
+            query = query.where(Shop.organization_id == self.organization_id)
+        self.known.update(dict.fromkeys(missing))
+        self.known.update(dict(self.session.exec(query).all()))
+
+    def get(self, external_id: str | None) -> int | None:
+        if external_id not in self.known:
+            self.load({external_id})
+        return self.known.get(external_id)
+
+
+class _PartIds(_ShopIds):
+    """Part number -> id, looked up a batch at a time."""
+
+    def __init__(self, session: Session) -> None:
+        super().__init__(session, None)
+
+    def load(self, numbers: set[str]) -> None:
+        missing = [n for n in numbers if n not in self.known]
+        if missing:
+            self.known.update(dict.fromkeys(missing))
+            self.known.update(dict(self.session.exec(
+                select(Part.part_number, Part.id).where(Part.part_number.in_(missing))).all()))
+
+
+def _remove_unlisted(session: Session, shop_ids: set[int], listed: dict,
+                     *, dry_run: bool) -> int:
+    """With `replace`: delete the named shops' stock that the file does not list."""
+    stale = [(s, p) for s, p in session.exec(select(Stock.shop_id, Stock.part_id)
+                                            .where(Stock.shop_id.in_(shop_ids))).all()
+             if (s, p) not in listed]
+    if not dry_run:
+        for chunk in _chunks(stale, 500):
+            session.execute(delete(Stock).where(or_(*(
+                and_(Stock.shop_id == s, Stock.part_id == p) for s, p in chunk))))
+    return len(stale)
+
+
+def _chunks_of(rows, size: int):
+    """Consecutive lists of at most `size` items from any iterable."""
+    chunk = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def apply_stock(session: Session, rows: list[tuple], *, shop_ids: set[int],
                 replace: bool = False, dry_run: bool = False) -> dict[str, int]:
-    """Write (shop id, part id, qty, price, currency) rows with one upsert statement."""
-    current = {(s, p): (q, pr, c) for s, p, q, pr, c in session.exec(
-        select(Stock.shop_id, Stock.part_id, Stock.qty, Stock.price, Stock.currency)
-        .where(Stock.shop_id.in_(shop_ids))).all()} if shop_ids else {}
+    """Write (shop id, part id, qty, price, currency) rows with one upsert statement.
+
+    Only the listed lines are read back to tell new from changed from unchanged (or, with
+    `replace`, every line of `shop_ids`, to find those the rows leave out)."""
+    keys = [(s, p) for s, p, *_rest in rows]
+    current: dict[tuple[int, int], tuple] = {}
+    if replace and shop_ids:
+        scope = [select(Stock.shop_id, Stock.part_id, Stock.qty, Stock.price, Stock.currency)
+                 .where(Stock.shop_id.in_(shop_ids))]
+    else:
+        scope = [select(Stock.shop_id, Stock.part_id, Stock.qty, Stock.price, Stock.currency)
+                 .where(tuple_(Stock.shop_id, Stock.part_id).in_(chunk))
+                 for chunk in _chunks(keys, 500)]
+    for query in scope:
+        current.update({(s, p): (q, pr, c) for s, p, q, pr, c in session.exec(query).all()})
     kinds = Counter("created" if (s, p) not in current
                     else "unchanged" if current[(s, p)] == (q, pr, c) else "updated"
                     for s, p, q, pr, c in rows)
-    listed = {(s, p) for s, p, *_rest in rows}
+    listed = set(keys)
     stale = [key for key in current if key not in listed] if replace else []
     counts = {"created": kinds["created"], "updated": kinds["updated"],
               "deleted": len(stale), "unchanged": kinds["unchanged"]}
@@ -224,8 +309,9 @@ def apply_stock(session: Session, rows: list[tuple], *, shop_ids: set[int],
     changed = [r for r in rows if current.get((r[0], r[1])) != (r[2], r[3], r[4])]
     if changed:
         now = utcnow()
-        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        stmt = insert(Stock)
+        insert_ = pg_insert if session.get_bind().dialect.name == "postgresql" \
+            else sqlite_insert
+        stmt = insert_(Stock)
         stmt = stmt.on_conflict_do_update(
             index_elements=["shop_id", "part_id"],
             set_={"qty": stmt.excluded.qty, "price": stmt.excluded.price,
@@ -240,15 +326,6 @@ def apply_stock(session: Session, rows: list[tuple], *, shop_ids: set[int],
             and_(Stock.shop_id == s, Stock.part_id == p) for s, p in chunk))))
     session.flush()
     return counts
-
-
-def _shop_ids(session: Session, external_ids: set[str],
-              organization_id: int | None) -> dict[str, int]:
-    """External id -> id for the named shops (of one organisation, when given)."""
-    query = select(Shop.external_id, Shop.id).where(Shop.external_id.in_(external_ids))
-    if organization_id is not None:
-        query = query.where(Shop.organization_id == organization_id)
-    return dict(session.exec(query).all())
 
 
 def _chunks(items: list, size: int):
