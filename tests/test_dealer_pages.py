@@ -169,3 +169,39 @@ def test_sign_in_is_rate_limited_per_account(make_app, world):
         assert sign_in(client, "alpha@dealer.example", "wrong password!").status_code == 401
     response = sign_in(client, "alpha@dealer.example", "wrong password!")
     assert response.status_code == 429 and "Retry-After" in response.headers
+
+
+def test_staff_sessions_end_after_30_idle_minutes(client, world, make, session):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from service_portal.db import utcnow
+    from service_portal.users.models import UserSession
+
+    make.user("staff", email="idle@x.example", password=PASSWORD)
+    sign_in(client, "idle@x.example")
+    assert b"Sign out" in client.get("/").data
+    session.execute(update(UserSession).values(last_seen_at=utcnow() - timedelta(minutes=31)))
+    session.commit()
+    assert b"Sign out" not in client.get("/").data
+
+
+def test_rate_limits_are_shared_through_redis(make_app, world):
+    """Two apps (as two workers would be) count against the same limit in Redis."""
+    import uuid
+
+    storage = "redis://127.0.0.1:6379"
+    first = make_app(RATELIMIT_STORAGE_URI=storage, LOGIN_RATE_LIMIT="3 per minute",
+                     RATELIMIT_KEY_PREFIX=f"test-{uuid.uuid4().hex}")
+    prefix = first.config["RATELIMIT_KEY_PREFIX"]
+    statuses = []
+    for _ in range(2):
+        statuses.append(sign_in(first.test_client(), "alpha@dealer.example", "nope nope!")
+                        .status_code)
+    second = make_app(RATELIMIT_STORAGE_URI=storage, LOGIN_RATE_LIMIT="3 per minute",
+                      RATELIMIT_KEY_PREFIX=prefix)
+    for _ in range(2):
+        statuses.append(sign_in(second.test_client(), "alpha@dealer.example", "nope nope!")
+                        .status_code)
+    assert statuses == [401, 401, 401, 429]
