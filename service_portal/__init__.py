@@ -62,6 +62,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .parts import dealer_views
     from .shops import api as shops_api
     from .shops import dealer_api as dealer_shops_api
+    from .shops import dealer_views as dealer_shop_views
     from .users import views as users_views
 
     app.register_blueprint(home_views.bp)
@@ -74,6 +75,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(dealer_stock_api.bp)
     app.register_blueprint(users_views.bp)
     app.register_blueprint(dealer_views.bp)
+    app.register_blueprint(dealer_shop_views.bp)
     for blueprint in app.blueprints.values():
         if (blueprint.url_prefix or "").startswith("/api/"):
             security.csrf.exempt(blueprint)  # token-authenticated: no cookie is read

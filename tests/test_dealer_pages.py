@@ -205,3 +205,87 @@ def test_rate_limits_are_shared_through_redis(make_app, world):
         statuses.append(sign_in(second.test_client(), "alpha@dealer.example", "nope nope!")
                         .status_code)
     assert statuses == [401, 401, 401, 429]
+
+
+def profile_form(page: bytes) -> dict:
+    text = page.decode()
+    version = re.search(r'name="version" type="hidden" value="(\d+)"', text) or \
+        re.search(r'id="version" name="version" type="hidden" value="(\d+)"', text)
+    return {"csrf_token": csrf(text), "version": version.group(1) if version else "1"}
+
+
+def test_profile_saves_with_phone_in_e164_and_audits(client, world, session, make):
+    shop = world["alpha"]
+    make.service("hv-battery")
+    sign_in(client, "alpha@dealer.example")
+    url = f"/dealer/shops/{shop.id}/profile"
+    base = profile_form(client.get(url).data)
+    response = client.post(url, data={**base, "name": "Alpha EV", "phone": "069 1234567",
+                                      "opening_hours": "Mo-Fr 08:00-18:00",
+                                      "languages": "de, PT-br", "services": ["hv-battery"],
+                                      "hv_level": "2S", "hv_valid_until": "2028-01-31",
+                                      "action": "save"})
+    assert response.status_code == 303
+    session.rollback()
+    session.expire_all()  # the shop row was loaded before the request changed it
+    from service_portal.audit.models import AuditEntry
+    from service_portal.shops.models import Shop, ShopLanguage
+
+    saved = session.get(Shop, shop.id)
+    assert (saved.name, saved.phone, saved.hv_level, saved.version) == ("Alpha EV",
+                                                                        "+49691234567", "2S", 2)
+    assert set(session.scalars(select(ShopLanguage.language)
+                               .where(ShopLanguage.shop_id == shop.id))) == {"de", "pt-BR"}
+    entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "shop.profile")).one()
+    assert entry.before["name"] == "Alpha Shop" and entry.after["name"] == "Alpha EV"
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("opening_hours", "Mon to Fri 8-6", b"Not valid OpenStreetMap opening hours"),
+    ("phone", "12", b"Not a valid phone number"),
+    ("website", "javascript:alert(1)", b"Not a web address"),
+    ("languages", "klingon", b"Not a language code"),
+])
+def test_profile_refuses_bad_values_and_changes_nothing(client, world, session, field, value,
+                                                        message):
+    shop = world["alpha"]
+    sign_in(client, "alpha@dealer.example")
+    url = f"/dealer/shops/{shop.id}/profile"
+    base = profile_form(client.get(url).data)
+    data = {**base, "name": "Changed", "hv_level": "none", "action": "save", field: value}
+    response = client.post(url, data=data)
+    assert response.status_code == 422 and message in response.data
+    session.rollback()
+    session.expire_all()  # the shop row was loaded before the request changed it
+    from service_portal.shops.models import Shop
+
+    assert session.get(Shop, shop.id).name == "Alpha Shop"
+
+
+def test_profile_hours_preview_shows_local_times_without_saving(client, world, session):
+    shop = world["alpha"]
+    sign_in(client, "alpha@dealer.example")
+    url = f"/dealer/shops/{shop.id}/profile"
+    base = profile_form(client.get(url).data)
+    response = client.post(url, data={**base, "name": "Alpha Shop", "hv_level": "none",
+                                      "opening_hours": "Mo-Su 09:00-17:00",
+                                      "action": "preview"})
+    assert response.status_code == 200 and b"Europe/Berlin" in response.data
+    assert response.data.count(b"<tr><td>") >= 7
+    session.rollback()
+    session.expire_all()  # the shop row was loaded before the request changed it
+    from service_portal.shops.models import Shop
+
+    assert session.get(Shop, shop.id).opening_hours == "Mo-Fr 08:00-18:00"
+
+
+def test_profile_with_a_stale_version_is_refused(client, world, session):
+    shop = world["alpha"]
+    sign_in(client, "alpha@dealer.example")
+    url = f"/dealer/shops/{shop.id}/profile"
+    base = profile_form(client.get(url).data)
+    first = client.post(url, data={**base, "name": "One", "hv_level": "none", "action": "save"})
+    assert first.status_code == 303
+    second = client.post(url, data={**base, "name": "Two", "hv_level": "none",
+                                    "action": "save"})
+    assert second.status_code == 409 and b"Someone else changed this" in second.data

@@ -40,4 +40,4 @@ def weekly_table(hours: str | None, zone: str, country: str | None, start: datet
     begin = start.astimezone(ZoneInfo(zone))
     end = begin + timedelta(days=7)
     return [(a, b) for a, b, state, _comments in parsed.intervals(begin, end)
-            if str(state).endswith("OPEN")]
+            if state == opening_hours.State.OPEN]

@@ -6,6 +6,7 @@ from flask_babel import gettext as _
 from sqlalchemy import insert
 from sqlmodel import Session, delete, select
 
+from ..catalog.models import Service
 from ..catalog.services import brand_ids, service_ids
 from ..db import upsert_by_key, utcnow
 from ..tabular import ImportFailed, RowError, Table, require_columns
@@ -129,3 +130,54 @@ def _organization_ids(session: Session, slugs: set[str]) -> dict[str, int]:
     return known
 
 
+
+
+def update_profile(session: Session, shop: Shop, *, version: int, values: dict,
+                   services: list[str], languages: list[str], actor: str) -> None:
+    """Change a shop's profile if it is still at `version` (409 otherwise); phone numbers
+    are checked for the shop's country and stored in E.164; every change is audited."""
+    from sqlalchemy import update
+
+    from .. import fields
+    from ..audit.services import record
+    from ..errors import Conflict, Invalid
+
+    if values.get("phone"):
+        try:
+            values["phone"] = fields.phone_e164(values["phone"], shop.country)
+        except ValueError as exc:
+            raise Invalid(str(exc), field="phone") from None
+    known = service_ids(session)
+    unknown = [s for s in services if s not in known]
+    if unknown:
+        raise Invalid(_("Unknown service: %(value)s", value=", ".join(unknown)),
+                      field="services")
+    before = {k: _plain(getattr(shop, k)) for k in values}
+    before_links = shop_links(session, shop.id)
+    result = session.execute(update(Shop).where(Shop.id == shop.id, Shop.version == version)
+                             .values(**values, version=Shop.version + 1, updated_at=utcnow()))
+    if result.rowcount != 1:
+        raise Conflict(field="version")
+    brands = {b: lv for b, lv in session.exec(
+        select(ShopBrand.brand_id, ShopBrand.level).where(ShopBrand.shop_id == shop.id)).all()}
+    _replace_links(session, {shop.id: ({(b, lv) for b, lv in brands.items()},
+                                       {(known[s],) for s in services},
+                                       {(lang,) for lang in languages})})
+    record(session, actor_label=actor, action="shop.profile", entity_type="shop",
+           entity_id=shop.id, before={**before, **before_links},
+           after={**{k: _plain(v) for k, v in values.items()},
+                  "services": sorted(services), "languages": sorted(languages)})
+    session.expire_all()
+
+
+def shop_links(session: Session, shop_id: int) -> dict:
+    services = session.exec(select(Service.slug).join(ShopService,
+                                                      ShopService.service_id == Service.id)
+                            .where(ShopService.shop_id == shop_id)).all()
+    languages = session.exec(select(ShopLanguage.language)
+                             .where(ShopLanguage.shop_id == shop_id)).all()
+    return {"services": sorted(services), "languages": sorted(languages)}
+
+
+def _plain(value):
+    return value.isoformat() if hasattr(value, "isoformat") else value
