@@ -289,3 +289,19 @@ def test_profile_with_a_stale_version_is_refused(client, world, session):
     second = client.post(url, data={**base, "name": "Two", "hv_level": "none",
                                     "action": "save"})
     assert second.status_code == 409 and b"Someone else changed this" in second.data
+
+
+def test_tokens_are_shown_once_and_can_be_revoked(client, world):
+    sign_in(client, "alpha@dealer.example")
+    page = client.get("/account/tokens")
+    created = client.post("/account/tokens", data={"csrf_token": csrf(page.data),
+                                                   "name": "warehouse"})
+    token = re.search(rb'id="new-token" readonly value="([^"]+)"', created.data).group(1)
+    assert len(token) >= 40
+    api = {"Authorization": f"Bearer {token.decode()}"}
+    assert client.get("/api/v1/dealer/shops", headers=api).status_code == 200
+    listing = client.get("/account/tokens")
+    assert token not in listing.data and b"warehouse" in listing.data
+    action = re.search(rb'action="(/account/tokens/\d+/revoke)"', listing.data).group(1)
+    client.post(action.decode(), data={"csrf_token": csrf(listing.data)})
+    assert client.get("/api/v1/dealer/shops", headers=api).status_code == 401

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, PasswordField
+from wtforms import EmailField, HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from ..security import MAX_PASSWORD_LENGTH
@@ -19,3 +19,11 @@ class LoginForm(FlaskForm):
 
 class LogoutForm(FlaskForm):
     """Signing out is a POST with a CSRF token, so no link elsewhere can sign anyone out."""
+
+
+class NewTokenForm(FlaskForm):
+    name = StringField(_l("Name of the new token"), validators=[DataRequired(), Length(max=100)])
+
+
+class RevokeTokenForm(FlaskForm):
+    """Revokes one token (POST with CSRF)."""

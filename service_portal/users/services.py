@@ -70,3 +70,25 @@ def issue_token(session: Session, *, email: str, name: str = "cli") -> str:
                          prefix=token[:12]))
     session.flush()
     return token
+
+
+def issue_token_for(session: Session, user: User, name: str) -> str:
+    """A new named token for `user`; the caller shows it once, only its hash is kept."""
+    token = new_token()
+    session.add(ApiToken(user_id=user.id, name=name.strip()[:100] or "token",
+                         token_hash=hash_token(token), prefix=token[:12]))
+    session.flush()
+    return token
+
+
+def revoke_token(session: Session, user: User, token_id: int) -> bool:
+    """Revoke one of the user's own tokens; False when it is not theirs or already revoked."""
+    from ..db import utcnow
+
+    token = session.get(ApiToken, token_id)
+    if token is None or token.user_id != user.id or token.revoked_at is not None:
+        return False
+    token.revoked_at = utcnow()
+    session.add(token)
+    session.flush()
+    return True

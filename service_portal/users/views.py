@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
+from flask_login import current_user, login_required
+from sqlalchemy import select
 
 from ..db import get_session
 from ..security import limiter
 from .auth import authenticate, end_session, safe_next, start_session
-from .forms import LoginForm, LogoutForm
+from .forms import LoginForm, LogoutForm, NewTokenForm, RevokeTokenForm
+from .models import ApiToken
+from .services import issue_token_for, revoke_token
 
 bp = Blueprint("users", __name__)
 
@@ -53,3 +56,36 @@ def logout():
         end_session(current_user.get_id())
         flash(_("You are signed out."), "info")
     return redirect(url_for("home.index"))
+
+
+@bp.route("/account/tokens", methods=["GET", "POST"])
+@login_required
+def tokens():
+    """The signed-in user's API tokens: create one (shown once), see and revoke them."""
+    form = NewTokenForm()
+    db = get_session()
+    shown = None
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            return _tokens_page(form, None), 400
+        shown = issue_token_for(db, current_user.user, form.name.data)
+        flash(_("Copy the token now: it will not be shown again."), "info")
+    return _tokens_page(form, shown)
+
+
+@bp.post("/account/tokens/<id:token_id>/revoke")
+@login_required
+def revoke(token_id: int):
+    if RevokeTokenForm().validate_on_submit() and revoke_token(get_session(), current_user.user,
+                                                              token_id):
+        flash(_("The token is revoked."), "info")
+    else:
+        flash(_("This token cannot be revoked."), "error")
+    return redirect(url_for(".tokens")), 303
+
+
+def _tokens_page(form, shown: str | None):
+    rows = get_session().scalars(select(ApiToken).where(ApiToken.user_id == current_user.user.id)
+                                 .order_by(ApiToken.created_at.desc())).all()
+    return render_template("users/tokens.html", form=form, tokens=rows, shown=shown,
+                           revoke_form=RevokeTokenForm())
