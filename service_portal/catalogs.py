@@ -25,7 +25,7 @@ def _pybabel(*args: str) -> str:
 def extract_catalog(target: Path = POT) -> str:
     """Write the template catalog from Python code and Jinja templates."""
     return _pybabel("extract", "-F", str(BABEL_CFG), "-k", "_l", "--no-location",
-                    "--sort-output", "--project", "service-portal", "--omit-header",
+                    "--sort-output", "--project", "service-portal",
                     "-o", str(target), str(PROJECT_ROOT / "service_portal"))
 
 
@@ -35,8 +35,25 @@ def update_catalogs() -> str:
         po = TRANSLATIONS_DIR / locale / "LC_MESSAGES" / "messages.po"
         if not po.exists():
             _pybabel("init", "-i", str(POT), "-d", str(TRANSLATIONS_DIR), "-l", locale)
-    return _pybabel("update", "-i", str(POT), "-d", str(TRANSLATIONS_DIR), "--no-fuzzy-matching",
-                    "--ignore-obsolete", "--omit-header")
+    result = _pybabel("update", "-i", str(POT), "-d", str(TRANSLATIONS_DIR),
+                      "--no-fuzzy-matching", "--ignore-obsolete")
+    fill_source_catalog()
+    return result
+
+
+def fill_source_catalog(locale: str = "en") -> None:
+    """The source language's catalog says what the code says: msgstr = msgid."""
+    from babel.messages.pofile import read_po, write_po
+
+    path = TRANSLATIONS_DIR / locale / "LC_MESSAGES" / "messages.po"
+    with path.open("rb") as handle:
+        catalog = read_po(handle, locale=locale)
+    for message in catalog:
+        if message.id:
+            message.string = message.id
+            message.flags.discard("fuzzy")
+    with path.open("wb") as handle:
+        write_po(handle, catalog, width=100)
 
 
 def compile_catalogs() -> str:
