@@ -102,6 +102,14 @@ def _import(kind: str, path: Path, **options) -> None:
     from .shops.services import import_shops
 
     action = {"shops": import_shops, "parts": import_parts, "stock": import_stock}[kind]
+    if kind == "stock":
+        done = [0]
+
+        def report(rows: int) -> None:  # long imports say how far they got, on stderr
+            done[0] += rows
+            click.echo(f"  {done[0]:,} rows checked", err=True)
+
+        options["progress"] = report
     with _context():
         data = path.read_bytes()
         with session_scope(get_engine()) as session:

@@ -66,6 +66,16 @@ def html_lang() -> str:
     return str(get_locale()).replace("_", "-")
 
 
+def language_choices() -> list[tuple[str, str]]:
+    """(code, the language's own name) for the switcher: each reads its own language."""
+    return [(code, _capitalised(Locale.parse(code).get_display_name(code)))
+            for code in SUPPORTED_LOCALES]
+
+
+def _capitalised(name: str) -> str:
+    return name[:1].upper() + name[1:]
+
+
 def text_direction(locale: Locale | None = None) -> str:
     loc = locale or get_locale()
     return loc.text_direction if loc else "ltr"
@@ -103,6 +113,17 @@ def init_app(app: Flask, translations_dir: str) -> None:
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", translations_dir)
     app.config.setdefault("BABEL_DEFAULT_LOCALE", app.config["DEFAULT_LOCALE"])
     Babel(app, locale_selector=select_locale)
-    app.jinja_env.globals.update(text_direction=text_direction, html_lang=html_lang)
+
+    @app.after_request
+    def _remember_choice(response):
+        """An explicit `lang=` is kept in a cookie, so the next page speaks it too."""
+        chosen = _normalise(request.args.get("lang") or "")
+        if chosen and request.cookies.get(LOCALE_COOKIE) != chosen:
+            response.set_cookie(LOCALE_COOKIE, chosen, max_age=365 * 24 * 3600,
+                                httponly=True, samesite="Lax",
+                                secure=app.config["SESSION_COOKIE_SECURE"])
+        return response
+    app.jinja_env.globals.update(text_direction=text_direction, html_lang=html_lang,
+                                 language_choices=language_choices)
     app.jinja_env.filters.update(distance=format_distance, money=format_money,
                                  number=format_number, datetime=format_moment)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 
 from flask_babel import gettext as _
 from sqlalchemy import and_, delete, insert, or_, tuple_, update
@@ -141,7 +142,8 @@ STOCK_BATCH = 5_000
 
 def import_stock(session: Session, table: Table, *, shop_external_id: str | None = None,
                  replace: bool = False, dry_run: bool = False,
-                 organization_id: int | None = None) -> dict[str, int]:
+                 organization_id: int | None = None,
+                 progress: Callable[[int], None] | None = None) -> dict[str, int]:
     """Load stock rows, all or nothing; returns counts of created, updated, deleted rows.
 
     With `shop_external_id` every row belongs to that shop; otherwise the file names the
@@ -209,6 +211,8 @@ def import_stock(session: Session, table: Table, *, shop_external_id: str | None
             touched.add(shop_id)
             batch.append((shop_id, part_id, item.qty, item.price, item.currency))
         flush_batch()
+        if progress is not None:
+            progress(len(chunk))
     if errors:
         raise ImportFailed(sorted(errors, key=lambda e: e.row))
     if shop_external_id is not None:

@@ -1,0 +1,119 @@
+"""The twelve catalogs: complete, current, faithful to their placeholders, and every page
+renders in every locale with the right direction."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+from babel.messages.pofile import read_po
+
+from service_portal.catalogs import POT, TRANSLATIONS_DIR, extract_catalog
+from service_portal.config import SUPPORTED_LOCALES
+
+PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
+MARKUP = re.compile(r"<[^>]+>")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def catalog(locale: str):
+    with (TRANSLATIONS_DIR / locale / "LC_MESSAGES" / "messages.po").open("rb") as handle:
+        return read_po(handle, locale=locale)
+
+
+def messages(locale: str):
+    return [m for m in catalog(locale) if m.id]
+
+
+def test_committed_template_is_current(tmp_path):
+    fresh = tmp_path / "messages.pot"
+    extract_catalog(fresh)
+
+    def ids(path: Path) -> set:
+        with path.open("rb") as handle:
+            return {m.id if isinstance(m.id, str) else tuple(m.id)
+                    for m in read_po(handle) if m.id}
+
+    assert ids(fresh) == ids(POT), "run: service-portal translations extract && ... update"
+
+
+@pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
+def test_every_message_is_translated_and_not_fuzzy(locale):
+    missing = [m.id for m in messages(locale) if m.fuzzy or not (
+        all(m.string) if isinstance(m.string, tuple) else m.string)]
+    assert missing == []
+
+
+@pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
+def test_catalog_holds_every_message_of_the_template(locale):
+    with POT.open("rb") as handle:
+        wanted = {m.id if isinstance(m.id, str) else tuple(m.id) for m in read_po(handle)
+                  if m.id}
+    have = {m.id if isinstance(m.id, str) else tuple(m.id) for m in messages(locale)}
+    assert wanted <= have
+
+
+@pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
+def test_translations_keep_placeholders_and_add_no_markup(locale):
+    problems = []
+    for m in messages(locale):
+        ids = m.id if isinstance(m.id, tuple) else (m.id,)
+        strings = m.string if isinstance(m.string, tuple) else (m.string,)
+        expected = set(PLACEHOLDER.findall(ids[-1])) | set(PLACEHOLDER.findall(ids[0]))
+        markup = set(MARKUP.findall(" ".join(ids)))
+        for text in strings:
+            if not set(PLACEHOLDER.findall(text)) <= expected or (
+                    len(ids) == 1 and set(PLACEHOLDER.findall(text)) != expected):
+                problems.append((m.id, text))
+            if set(MARKUP.findall(text)) - markup:
+                problems.append((m.id, text))
+    assert problems == []
+
+
+def test_lazy_gettext_never_takes_data():
+    """`_l(...)` renders unescaped in Jinja: it may only wrap literal strings."""
+    offenders = []
+    for path in (ROOT / "service_portal").rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "_l":
+                if len(node.args) != 1 or not isinstance(node.args[0], ast.Constant) \
+                        or node.keywords:
+                    offenders.append(f"{path.name}:{node.lineno}")
+    assert offenders == []
+
+
+PAGES = ["/", "/login", "/nothing-here"]
+
+
+@pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
+def test_pages_render_in_every_locale_with_their_direction(client, locale):
+    for path in PAGES:
+        response = client.get(path, query_string={"lang": locale})
+        assert response.status_code in (200, 404)
+        tag = locale.replace("_", "-")
+        direction = "rtl" if locale == "ar" else "ltr"
+        assert f'<html lang="{tag}" dir="{direction}">' in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("locale", [loc for loc in SUPPORTED_LOCALES if loc != "en"])
+def test_api_errors_come_in_the_requested_language(client, locale):
+    english = client.get("/api/v1/shops?lat=1").json["error"]["message"]
+    translated = client.get(f"/api/v1/shops?lat=1&lang={locale}").json["error"]["message"]
+    assert translated and translated != english
+
+
+def test_accept_language_picks_the_locale_and_an_explicit_choice_wins(client):
+    page = client.get("/", headers={"Accept-Language": "pt-BR,pt;q=0.9"})
+    assert b'lang="pt-BR"' in page.data
+    page = client.get("/?lang=de", headers={"Accept-Language": "pt-BR"})
+    assert b'lang="de"' in page.data
+
+
+def test_service_names_follow_the_request_language(client, make):
+    make.service("hv-battery")
+    english = client.get("/api/v1/services").json["results"][0]["name"]
+    german = client.get("/api/v1/services?lang=de").json["results"][0]["name"]
+    assert english == "High-voltage battery diagnosis and repair" and german != english
