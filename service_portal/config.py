@@ -28,7 +28,8 @@ def settings_from_env(environ: os._Environ[str] | dict[str, str] | None = None) 
     if env.get("SECRET_KEY"):
         out["SECRET_KEY"] = env["SECRET_KEY"]
     for name in ("RATELIMIT_STORAGE_URI", "GEOCODER", "GEOCODER_USER_AGENT", "MAP_TILE_URL",
-                 "DEFAULT_LOCALE", "SEARCH_RATE_LIMIT"):
+                 "DEFAULT_LOCALE", "SEARCH_RATE_LIMIT", "LOGIN_RATE_LIMIT",
+                 "TOKEN_FAILURE_LIMIT"):
         if env.get(name):
             out[name] = env[name]
     if env.get("MAX_UPLOAD_MB"):

@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Callable
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, delete, insert, or_, tuple_, update
+from sqlalchemy import and_, delete, insert, or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
@@ -291,20 +291,19 @@ def apply_stock(session: Session, rows: list[tuple], *, shop_ids: set[int],
     Only the listed lines are read back to tell new from changed from unchanged (or, with
     `replace`, every line of `shop_ids`, to find those the rows leave out)."""
     keys = [(s, p) for s, p, *_rest in rows]
+    listed = set(keys)
     current: dict[tuple[int, int], tuple] = {}
-    if replace and shop_ids:
-        scope = [select(Stock.shop_id, Stock.part_id, Stock.qty, Stock.price, Stock.currency)
-                 .where(Stock.shop_id.in_(shop_ids))]
-    else:
-        scope = [select(Stock.shop_id, Stock.part_id, Stock.qty, Stock.price, Stock.currency)
-                 .where(tuple_(Stock.shop_id, Stock.part_id).in_(chunk))
-                 for chunk in _chunks(keys, 500)]
-    for query in scope:
-        current.update({(s, p): (q, pr, c) for s, p, q, pr, c in session.exec(query).all()})
+    # By shop, which the (shop_id, part_id) index serves (a row-value IN list is not
+    # served by it on SQLite and would scan the whole table for every batch).
+    for chunk in _chunks(sorted(shop_ids | {s for s, _p in keys}), 500):
+        for s, p, q, pr, c in session.exec(
+                select(Stock.shop_id, Stock.part_id, Stock.qty, Stock.price, Stock.currency)
+                .where(Stock.shop_id.in_(chunk))).all():
+            if replace or (s, p) in listed:
+                current[(s, p)] = (q, pr, c)
     kinds = Counter("created" if (s, p) not in current
                     else "unchanged" if current[(s, p)] == (q, pr, c) else "updated"
                     for s, p, q, pr, c in rows)
-    listed = set(keys)
     stale = [key for key in current if key not in listed] if replace else []
     counts = {"created": kinds["created"], "updated": kinds["updated"],
               "deleted": len(stale), "unchanged": kinds["unchanged"]}
