@@ -50,10 +50,10 @@ def timed_command(db: Path, csv_path: Path) -> dict:
     done = subprocess.run(["/usr/bin/time", "-v", sys.executable, "-c",
                            "from service_portal.cli import main; main()", "import-stock",
                            str(csv_path)], env=env, capture_output=True, text=True, check=True)
-    wall = re.search(r"Elapsed \\(wall clock\\) time.*: (\\S+)", done.stderr).group(1)
+    wall = re.search(r"Elapsed \(wall clock\) time.*: (\S+)", done.stderr).group(1)
     minutes, _sep, seconds = wall.rpartition(":")
     seconds_total = float(seconds) + 60 * float(minutes or 0)
-    rss = int(re.search(r"Maximum resident set size \\(kbytes\\): (\\d+)", done.stderr).group(1))
+    rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr).group(1))
     return {"seconds": seconds_total, "rss_mb": rss / 1024, "output": done.stdout.strip()}
 
 
