@@ -75,19 +75,19 @@ def require_columns(table: Table, required: tuple[str, ...]) -> None:
 
 
 def _read_csv(data: bytes, max_rows: int | None) -> Table:
+    """Rows decode as they are read: a large file is never held twice as text."""
+    first_line = data.split(b"\n", 1)[0]
     try:
-        text = data.decode("utf-8-sig")
+        first_line.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise Invalid(_("The file is not UTF-8 text. Save it as “CSV UTF-8” and try again."),
-                      code="bad_encoding") from None
-    if "\x00" in text:
-        raise Invalid(_("The file is not UTF-8 text. Save it as “CSV UTF-8” and try again."),
-                      code="bad_encoding")
-    first_line = text.split("\n", 1)[0]
-    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        raise _not_utf8() from None
+    delimiter = ";" if first_line.count(b";") > first_line.count(b",") else ","
+    text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="")
+    reader = csv.reader(text, delimiter=delimiter)
     try:
         header = next(reader, None)
+    except UnicodeDecodeError:  # the decoder reads ahead of the header
+        raise _not_utf8() from None
     except csv.Error as exc:
         raise _bad_csv(reader, exc) from None
     if not header:
@@ -104,10 +104,17 @@ def _read_csv(data: bytes, max_rows: int | None) -> Table:
                 if max_rows is not None and count > max_rows:
                     raise _too_many_rows(max_rows)
                 yield reader.line_num, _row_dict(columns, values)
+        except UnicodeDecodeError:
+            raise _not_utf8() from None
         except csv.Error as exc:
             raise _bad_csv(reader, exc) from None
 
     return Table(columns, rows())
+
+
+def _not_utf8() -> Invalid:
+    return Invalid(_("The file is not UTF-8 text. Save it as “CSV UTF-8” and try again."),
+                   code="bad_encoding")
 
 
 def _bad_csv(reader, exc: csv.Error) -> Invalid:
