@@ -212,6 +212,10 @@ def serve(host: str, port: int, workers: int) -> None:
 def _serve(host: str, port: int, *, workers: int, config: dict | None) -> None:
     from gunicorn.app.base import BaseApplication
 
+    from .catalogs import compile_catalogs
+
+    compile_catalogs()  # the .mo files are built here, never committed
+
     class Server(BaseApplication):
         def load_config(self) -> None:
             self.cfg.set("bind", f"{host}:{port}")

@@ -117,3 +117,23 @@ def test_service_names_follow_the_request_language(client, make):
     english = client.get("/api/v1/services").json["results"][0]["name"]
     german = client.get("/api/v1/services?lang=de").json["results"][0]["name"]
     assert english == "High-voltage battery diagnosis and repair" and german != english
+
+
+@pytest.mark.parametrize("locale, expected", [("en", "12.3 km"), ("en_GB", "7.7 mi"),
+                                              ("en_US", "7.7 mi"), ("de", "12,3 km"),
+                                              ("ar", "12.3 كم")])
+def test_distances_are_formatted_for_the_reader(locale, expected):
+    from babel import Locale
+
+    from service_portal.i18n import format_distance
+
+    assert format_distance(12.3456, Locale.parse(locale)) == expected
+
+
+def test_prices_follow_the_reader_and_keep_their_currency():
+    from babel import Locale
+
+    from service_portal.i18n import format_money
+
+    assert format_money(49.9, "EUR", Locale.parse("de")) == "49,90\xa0€"
+    assert format_money(49.9, "EUR", Locale.parse("en")) == "€49.90"
