@@ -141,3 +141,28 @@ def _best_texts(session: Session, ids: list[int], locale: str) -> dict[int, Bull
                 BulletinText.bulletin_id.in_(missing)).order_by(BulletinText.locale)):
             best.setdefault(text.bulletin_id, text)
     return best
+
+
+def bulletin_source(session: Session, code: str) -> dict[str, Any] | None:
+    """The bulletin as staff write it (CONTRACT section 6: every language's texts), for
+    the editor and for audit snapshots; None when absent."""
+
+    row = session.exec(select(Bulletin, Brand.slug).join(Brand, Brand.id == Bulletin.brand_id)
+                       .where(Bulletin.code == code)).first()
+    if row is None:
+        return None
+    bulletin, brand = row
+    models = session.exec(select(VehicleModel.slug).join(
+        BulletinModel, BulletinModel.model_id == VehicleModel.id)
+        .where(BulletinModel.bulletin_id == bulletin.id).order_by(VehicleModel.slug)).all()
+    countries = session.exec(select(BulletinCountry.country)
+                             .where(BulletinCountry.bulletin_id == bulletin.id)
+                             .order_by(BulletinCountry.country)).all()
+    texts = session.exec(select(BulletinText).where(BulletinText.bulletin_id == bulletin.id)
+                         .order_by(BulletinText.locale)).all()
+    return {"code": bulletin.code, "kind": bulletin.kind, "brand": brand,
+            "models": list(models), "year_from": bulletin.year_from,
+            "year_to": bulletin.year_to, "countries": list(countries),
+            "severity": bulletin.severity, "published": bulletin.published.isoformat(),
+            "texts": {t.locale: {"title": t.title, "summary": t.summary, "body": t.body}
+                      for t in texts}}
