@@ -288,45 +288,46 @@ def apply_stock(session: Session, rows: list[tuple], *, shop_ids: set[int],
                 replace: bool = False, dry_run: bool = False) -> dict[str, int]:
     """Write (shop id, part id, qty, price, currency) rows with one upsert statement.
 
-    Only the listed lines are read back to tell new from changed from unchanged (or, with
-    `replace`, every line of `shop_ids`, to find those the rows leave out)."""
-    keys = [(s, p) for s, p, *_rest in rows]
-    listed = set(keys)
-    current: dict[tuple[int, int], tuple] = {}
-    # By shop, which the (shop_id, part_id) index serves (a row-value IN list is not
-    # served by it on SQLite and would scan the whole table for every batch).
-    for chunk in _chunks(sorted(shop_ids | {s for s, _p in keys}), 500):
-        for s, p, q, pr, c in session.exec(
-                select(Stock.shop_id, Stock.part_id, Stock.qty, Stock.price, Stock.currency)
-                .where(Stock.shop_id.in_(chunk))).all():
-            if replace or (s, p) in listed:
-                current[(s, p)] = (q, pr, c)
-    kinds = Counter("created" if (s, p) not in current
-                    else "unchanged" if current[(s, p)] == (q, pr, c) else "updated"
-                    for s, p, q, pr, c in rows)
-    stale = [key for key in current if key not in listed] if replace else []
-    counts = {"created": kinds["created"], "updated": kinds["updated"],
-              "deleted": len(stale), "unchanged": kinds["unchanged"]}
+    The upsert touches only lines whose values differ and returns their new `version`:
+    1 for a new line, more for a changed one, nothing for an unchanged one; so no line
+    is read first. A dry run does the same inside a savepoint it rolls back. `replace`
+    also removes the lines of `shop_ids` that the rows leave out."""
     if dry_run:
-        return counts
-    changed = [r for r in rows if current.get((r[0], r[1])) != (r[2], r[3], r[4])]
-    if changed:
-        now = utcnow()
+        savepoint = session.begin_nested()
+        try:
+            return apply_stock(session, rows, shop_ids=shop_ids, replace=replace)
+        finally:
+            savepoint.rollback()
+    versions: list[int] = []
+    if rows:
         insert_ = pg_insert if session.get_bind().dialect.name == "postgresql" \
             else sqlite_insert
         stmt = insert_(Stock)
+        new = stmt.excluded
         stmt = stmt.on_conflict_do_update(
             index_elements=["shop_id", "part_id"],
-            set_={"qty": stmt.excluded.qty, "price": stmt.excluded.price,
-                  "currency": stmt.excluded.currency, "updated_at": stmt.excluded.updated_at,
-                  "version": Stock.version + 1},
-        )
-        session.execute(stmt, [
+            set_={"qty": new.qty, "price": new.price, "currency": new.currency,
+                  "updated_at": new.updated_at, "version": Stock.version + 1},
+            where=or_(Stock.qty.is_distinct_from(new.qty),
+                      Stock.price.is_distinct_from(new.price),
+                      Stock.currency.is_distinct_from(new.currency)),
+        ).returning(Stock.version)
+        now = utcnow()
+        versions = list(session.execute(stmt, [
             {"shop_id": s, "part_id": p, "qty": q, "price": pr, "currency": c, "min_qty": 0,
-             "version": 1, "updated_at": now} for s, p, q, pr, c in changed])
-    for chunk in _chunks(stale, 500):
-        session.execute(delete(Stock).where(or_(*(
-            and_(Stock.shop_id == s, Stock.part_id == p) for s, p in chunk))))
+             "version": 1, "updated_at": now} for s, p, q, pr, c in rows]).scalars())
+    created = sum(1 for v in versions if v == 1)
+    counts = {"created": created, "updated": len(versions) - created, "deleted": 0,
+              "unchanged": len(rows) - len(versions)}
+    if replace and shop_ids:
+        listed = {(s, p) for s, p, *_rest in rows}
+        stale = [(s, p) for s, p in session.exec(select(Stock.shop_id, Stock.part_id)
+                                                .where(Stock.shop_id.in_(shop_ids))).all()
+                 if (s, p) not in listed]
+        for chunk in _chunks(stale, 500):
+            session.execute(delete(Stock).where(or_(*(
+                and_(Stock.shop_id == s, Stock.part_id == p) for s, p in chunk))))
+        counts["deleted"] = len(stale)
     session.flush()
     return counts
 
