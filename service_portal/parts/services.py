@@ -7,12 +7,10 @@ from collections.abc import Callable
 
 from flask_babel import gettext as _
 from sqlalchemy import and_, delete, insert, or_, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
 from ..catalog.services import brand_ids, model_index
-from ..db import utcnow
+from ..db import bulk_upsert_returning, driver_timestamp, utcnow
 from ..errors import Conflict, Invalid, NotFound
 from ..shops.models import Shop
 from ..tabular import ImportFailed, RowError, Table, require_columns
@@ -300,22 +298,24 @@ def apply_stock(session: Session, rows: list[tuple], *, shop_ids: set[int],
             savepoint.rollback()
     versions: list[int] = []
     if rows:
-        insert_ = pg_insert if session.get_bind().dialect.name == "postgresql" \
-            else sqlite_insert
-        stmt = insert_(Stock)
-        new = stmt.excluded
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["shop_id", "part_id"],
-            set_={"qty": new.qty, "price": new.price, "currency": new.currency,
-                  "updated_at": new.updated_at, "version": Stock.version + 1},
-            where=or_(Stock.qty.is_distinct_from(new.qty),
-                      Stock.price.is_distinct_from(new.price),
-                      Stock.currency.is_distinct_from(new.currency)),
-        ).returning(Stock.version)
-        now = utcnow()
-        versions = list(session.execute(stmt, [
-            {"shop_id": s, "part_id": p, "qty": q, "price": pr, "currency": c, "min_qty": 0,
-             "version": 1, "updated_at": now} for s, p, q, pr, c in rows]).scalars())
+        connection = session.connection()
+        sqlite = connection.dialect.name == "sqlite"
+        now = driver_timestamp(connection, utcnow())
+        distinct = "IS NOT" if sqlite else "IS DISTINCT FROM"
+        returned = bulk_upsert_returning(
+            connection, "stock",
+            ("shop_id", "part_id", "qty", "price", "currency", "min_qty", "version",
+             "updated_at"),
+            [(s, p, q, float(pr) if sqlite and pr is not None else pr, c, 0, 1, now)
+             for s, p, q, pr, c in rows],
+            conflict=("shop_id", "part_id"),
+            update_sql="qty = excluded.qty, price = excluded.price, "
+                       "currency = excluded.currency, updated_at = excluded.updated_at, "
+                       "version = stock.version + 1",
+            where_sql=f"stock.qty {distinct} excluded.qty OR stock.price {distinct} "
+                      f"excluded.price OR stock.currency {distinct} excluded.currency",
+            returning="version")
+        versions = [v for (v,) in returned]
     created = sum(1 for v in versions if v == 1)
     counts = {"created": created, "updated": len(versions) - created, "deleted": 0,
               "unchanged": len(rows) - len(versions)}
