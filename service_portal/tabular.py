@@ -36,6 +36,30 @@ class RowError:
         return asdict(self)
 
 
+class RowChecker:
+    """Checks the cells of one row, collecting every error instead of stopping at one."""
+
+    def __init__(self, number: int, row: dict[str, str]) -> None:
+        self.number, self.row = number, row
+        self.errors: list[RowError] = []
+
+    def __call__(self, column: str, parse, *, required: bool = False):
+        """The parsed cell, or None when empty (an error if `required`) or invalid."""
+        raw = (self.row.get(column) or "").strip()
+        if not raw:
+            if required:
+                self.add(column, _("This value is required."))
+            return None
+        try:
+            return parse(raw)
+        except ValueError as exc:
+            self.add(column, str(exc))
+            return None
+
+    def add(self, column: str | None, message: str) -> None:
+        self.errors.append(RowError(self.number, column, message))
+
+
 class ImportFailed(Invalid):
     """A file with bad rows: nothing of it was stored."""
 

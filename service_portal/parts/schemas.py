@@ -20,7 +20,7 @@ from pydantic import (
 )
 
 from .. import fields
-from ..tabular import RowError
+from ..tabular import RowChecker, RowError
 from .models import PART_CATEGORIES
 
 PART_COLUMNS = ("part_number", "brand", "name", "category", "superseded_by", "fits")
@@ -62,58 +62,33 @@ def parse_part_row(number: int, row: dict[str, str], *,
                    models: dict[str, tuple[int, int]],
                    brands: dict[str, int]) -> tuple[PartInput | None, list[RowError]]:
     """Check one parts row: known brand and category, models of that brand."""
-    errors: list[RowError] = []
-
-    def check(column: str, parse, required: bool = False):
-        raw = (row.get(column) or "").strip()
-        if not raw:
-            if required:
-                errors.append(RowError(number, column, _("This value is required.")))
-            return None
-        try:
-            return parse(raw)
-        except ValueError as exc:
-            errors.append(RowError(number, column, str(exc)))
-            return None
-
-    pn = check("part_number", part_number, True)
+    check = RowChecker(number, row)
+    pn = check("part_number", part_number, required=True)
     brand = check("brand", lambda v: _known(v.lower(), brands, _("Unknown brand: %(value)s")),
-                  True)
-    name = check("name", lambda v: v if len(v) <= 200 else _too_long(200), True)
+                  required=True)
+    name = check("name", lambda v: v if len(v) <= 200 else _too_long(200), required=True)
     category = check("category", lambda v: _known(
-        v.lower(), PART_CATEGORIES, _("Unknown part category: %(value)s")), True)
+        v.lower(), PART_CATEGORIES, _("Unknown part category: %(value)s")), required=True)
     successor = check("superseded_by", part_number)
     fits = check("fits", lambda v: _fitment(v, models, brands.get(brand or ""))) or []
     if pn and successor == pn:
-        errors.append(RowError(number, "superseded_by", _("A part cannot supersede itself.")))
-    if errors:
-        return None, errors
+        check.add("superseded_by", _("A part cannot supersede itself."))
+    if check.errors:
+        return None, check.errors
     return PartInput(pn, brand, name, category, successor, fits), []
 
 
 def parse_stock_row(number: int, row: dict[str, str], *,
                     shop_column: bool) -> tuple[StockInput | None, list[RowError]]:
     """Check one stock row: qty a plain whole number, price an amount, ISO currency."""
-    errors: list[RowError] = []
-
-    def check(column: str, parse):
-        raw = (row.get(column) or "").strip()
-        if not raw:
-            errors.append(RowError(number, column, _("This value is required.")))
-            return None
-        try:
-            return parse(raw)
-        except ValueError as exc:
-            errors.append(RowError(number, column, str(exc)))
-            return None
-
-    shop = check("shop_external_id", str) if shop_column else None
-    pn = check("part_number", part_number)
-    qty = check("qty", _qty)
-    price = check("price", fields.decimal_amount)
-    currency = check("currency", fields.currency)
-    if errors:
-        return None, errors
+    check = RowChecker(number, row)
+    shop = check("shop_external_id", str, required=True) if shop_column else None
+    pn = check("part_number", part_number, required=True)
+    qty = check("qty", _qty, required=True)
+    price = check("price", fields.decimal_amount, required=True)
+    currency = check("currency", fields.currency, required=True)
+    if check.errors:
+        return None, check.errors
     return StockInput(number, shop, pn, qty, price, currency), []
 
 

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 
 from .. import fields
 from ..geo.timezones import is_zone, zone_at
-from ..tabular import RowError
+from ..tabular import RowChecker, RowError
 from .models import AUTH_LEVELS, HV_LEVELS
 
 SHOP_COLUMNS = ("external_id", "name", "organization", "brands", "services", "languages",
@@ -61,20 +61,8 @@ def check_opening_hours(value: str) -> str:
 def parse_shop_row(number: int, row: dict[str, str], *, brands: set[str],
                    services: set[str]) -> tuple[ShopInput | None, list[RowError]]:
     """Check one CSV row; return the shop or every error found in it."""
-    errors: list[RowError] = []
+    check = RowChecker(number, row)
     values: dict = {}
-
-    def check(column: str, parse, *, required: bool = False):
-        raw = (row.get(column) or "").strip()
-        if not raw:
-            if required:
-                errors.append(RowError(number, column, _("This value is required.")))
-            return None
-        try:
-            return parse(raw)
-        except ValueError as exc:
-            errors.append(RowError(number, column, str(exc)))
-            return None
 
     values["external_id"] = check("external_id", _external_id, required=True)
     values["name"] = check("name", _text(200), required=True)
@@ -96,8 +84,8 @@ def parse_shop_row(number: int, row: dict[str, str], *, brands: set[str],
     values["opening_hours"] = check("opening_hours", check_opening_hours)
     values["hv_level"] = check("hv_level", _hv_level) or "none"
     values["hv_valid_until"] = check("hv_valid_until", fields.iso_date)
-    if errors:
-        return None, errors
+    if check.errors:
+        return None, check.errors
     if not values["timezone"]:
         values["timezone"] = zone_at(values["lat"], values["lon"])
     return ShopInput(**values), []
