@@ -305,3 +305,30 @@ def test_tokens_are_shown_once_and_can_be_revoked(client, world):
     action = re.search(rb'action="(/account/tokens/\d+/revoke)"', listing.data).group(1)
     client.post(action.decode(), data={"csrf_token": csrf(listing.data)})
     assert client.get("/api/v1/dealer/shops", headers=api).status_code == 401
+
+
+def test_writes_to_another_organisations_shop_are_404_and_change_nothing(client, world,
+                                                                         session):
+    beta = world["beta"]
+    sign_in(client, "alpha@dealer.example")
+    token = csrf(client.get("/dealer/").data)
+    attempts = [
+        (f"/dealer/shops/{beta.id}/stock/BYD-OLD", {"qty": "0", "min_qty": "0",
+                                                     "version": "1"}),
+        (f"/dealer/shops/{beta.id}/stock/upload",
+         {"file": (io.BytesIO(b"part_number,qty,price,currency\nBYD-OLD,0,1,EUR\n"), "s.csv")}),
+        (f"/dealer/shops/{beta.id}/stock/upload/sometoken", {}),
+        (f"/dealer/shops/{beta.id}/profile", {"name": "Taken", "hv_level": "none",
+                                               "version": "1", "action": "save"}),
+    ]
+    for url, data in attempts:
+        response = client.post(url, data={"csrf_token": token, **data},
+                               content_type="multipart/form-data")
+        assert response.status_code == 404, url
+    assert client.get(f"/dealer/shops/{beta.id}/profile").status_code == 404
+    session.rollback()
+    session.expire_all()
+    from service_portal.shops.models import Shop
+
+    assert session.get(Shop, beta.id).name == "Beta Shop"
+    assert session.scalars(select(Stock.qty).where(Stock.shop_id == beta.id)).one() == 10
