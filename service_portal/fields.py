@@ -10,6 +10,7 @@ import math
 import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 import phonenumbers
@@ -31,9 +32,14 @@ def country(value: str) -> str:
     return code
 
 
+@lru_cache(maxsize=1024)
+def _is_currency(code: str) -> bool:
+    return pycountry.currencies.get(alpha_3=code) is not None
+
+
 def currency(value: str) -> str:
     code = value.strip().upper()
-    if len(code) != 3 or not code.isascii() or pycountry.currencies.get(alpha_3=code) is None:
+    if len(code) != 3 or not code.isascii() or not _is_currency(code):
         raise ValueError(_("Not an ISO 4217 currency code: %(value)s", value=value))
     return code
 
