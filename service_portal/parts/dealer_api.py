@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, g, jsonify, request
 from flask_babel import gettext as _
-from sqlalchemy import select
 
 from ..db import get_session
 from ..errors import BadParameter, NotFound
@@ -12,6 +11,7 @@ from ..jsonbody import json_body
 from ..params import refuse_unknown, single
 from ..security import actor_label, limiter, token_required
 from ..shops.models import Shop
+from ..shops.queries import organization_shop
 from ..tabular import read_table
 from .queries import money, shop_stock
 from .schemas import StockPatchIn, StockPutIn, part_number
@@ -35,9 +35,8 @@ limiter.limit(token_failure_limit, deduct_when=failed_auth, scope="token-auth")(
 
 def own_shop(shop_id: int) -> Shop:
     """The shop if it belongs to the caller's organisation; otherwise 404, as if absent."""
-    shop = get_session().scalars(select(Shop).where(
-        Shop.id == shop_id, Shop.organization_id == g.api_user.organization_id)).first()
-    if shop is None or g.api_user.organization_id is None:
+    shop = organization_shop(get_session(), shop_id, g.api_user.organization_id)
+    if shop is None:
         raise NotFound()
     return shop
 

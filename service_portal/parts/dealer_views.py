@@ -16,6 +16,7 @@ from ..audit.models import AuditEntry
 from ..db import get_session, utcnow
 from ..errors import PortalError
 from ..shops.models import Shop
+from ..shops.queries import organization_shop
 from ..tabular import ImportFailed, read_table, to_csv, to_xlsx
 from .forms import CommitForm, StockLineForm, UploadForm
 from .models import StockUpload
@@ -40,8 +41,7 @@ def dealer_required(view):
 
 def own_shop(shop_id: int) -> Shop:
     """The shop if it is the signed-in dealer's organisation's; otherwise 404."""
-    shop = get_session().scalars(select(Shop).where(
-        Shop.id == shop_id, Shop.organization_id == current_user.user.organization_id)).first()
+    shop = organization_shop(get_session(), shop_id, current_user.user.organization_id)
     if shop is None:
         abort(404)
     return shop

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, datetime
-from decimal import Decimal
 
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, select
@@ -13,6 +12,7 @@ from sqlmodel import Session
 from ..catalog.models import Brand, Service, VehicleModel
 from ..errors import Invalid
 from ..parts.models import Part, Stock
+from ..parts.queries import money
 from .models import Organization, Shop, ShopBrand, ShopLanguage, ShopService
 from .search import SearchQuery
 from .search_params import SearchParams
@@ -92,6 +92,15 @@ _STOCK = (select(Stock.shop_id, Part.part_number, Stock.qty, Stock.price, Stock.
           .order_by(Stock.shop_id, Part.part_number))
 
 
+def organization_shop(session: Session, shop_id: int, organization_id: int | None):
+    """The shop if it belongs to `organization_id`, else None: the one rule by which a
+    dealer's pages and API see their own shops only (others look absent)."""
+    if organization_id is None:
+        return None
+    return session.scalars(select(Shop).where(
+        Shop.id == shop_id, Shop.organization_id == organization_id)).first()
+
+
 def shop_documents(session: Session, ids: list[int], *,
                    part_chains: list[list[int]] | None = None) -> dict[int, dict]:
     """Shops as the API shows them (CONTRACT section 4), keyed by id, with a few bulk
@@ -136,13 +145,6 @@ def _stock_for(session: Session, bind: dict,
         query = _STOCK.where(Stock.part_id.in_(bindparam("parts", expanding=True)))
         bind = {**bind, "parts": wanted}
     for shop_id, pn, qty, price, currency in session.execute(query, bind).all():
-        out[shop_id].append({"part_number": pn, "qty": qty, "price": _money(price),
+        out[shop_id].append({"part_number": pn, "qty": qty, "price": money(price),
                              "currency": currency})
     return out
-
-
-def _money(value: Decimal | float | None) -> str | None:
-    """Prices leave as decimal strings ("49.90"), never binary floats."""
-    if value is None:
-        return None
-    return f"{Decimal(str(value)).quantize(Decimal('0.01'))}"
