@@ -239,7 +239,7 @@ class _ShopIds:
         if not missing:
             return
         self.known.update(dict.fromkeys(missing))
-        for chunk in _chunks(missing, 900):
+        for chunk in _chunks_of(missing, 900):
             self.known.update(dict(self.session.execute(self.query, {"keys": chunk}).all()))
 
     def get(self, key: str | None) -> int | None:
@@ -258,14 +258,14 @@ class _PartIds(_ShopIds):
         super().__init__(session, None)
 
 
-def _remove_unlisted(session: Session, shop_ids: set[int], listed: dict,
-                     *, dry_run: bool) -> int:
-    """With `replace`: delete the named shops' stock that the file does not list."""
+def _remove_unlisted(session: Session, shop_ids: set[int], listed, *, dry_run: bool) -> int:
+    """With `replace`: delete the named shops' stock whose (shop << 32 | part) key is not
+    in `listed`; returns how many lines that is."""
     stale = [(s, p) for s, p in session.exec(select(Stock.shop_id, Stock.part_id)
                                             .where(Stock.shop_id.in_(shop_ids))).all()
              if (s << 32 | p) not in listed]
     if not dry_run:
-        for chunk in _chunks(stale, 500):
+        for chunk in _chunks_of(stale, 500):
             session.execute(delete(Stock).where(or_(*(
                 and_(Stock.shop_id == s, Stock.part_id == p) for s, p in chunk))))
     return len(stale)
@@ -321,21 +321,11 @@ def apply_stock(session: Session, rows: list[tuple], *, shop_ids: set[int],
     counts = {"created": created, "updated": len(versions) - created, "deleted": 0,
               "unchanged": len(rows) - len(versions)}
     if replace and shop_ids:
-        listed = {(s, p) for s, p, *_rest in rows}
-        stale = [(s, p) for s, p in session.exec(select(Stock.shop_id, Stock.part_id)
-                                                .where(Stock.shop_id.in_(shop_ids))).all()
-                 if (s, p) not in listed]
-        for chunk in _chunks(stale, 500):
-            session.execute(delete(Stock).where(or_(*(
-                and_(Stock.shop_id == s, Stock.part_id == p) for s, p in chunk))))
-        counts["deleted"] = len(stale)
+        counts["deleted"] = _remove_unlisted(session, shop_ids,
+                                             {s << 32 | p for s, p, *_rest in rows},
+                                             dry_run=False)
     session.flush()
     return counts
-
-
-def _chunks(items: list, size: int):
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
 
 
 def adjust_stock(session: Session, *, shop_id: int, part_number: str, delta: int,
