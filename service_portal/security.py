@@ -130,6 +130,27 @@ def token_required(*roles: str):
     return decorate
 
 
+def role_required(*roles: str):
+    """Page guard: a signed-in user of one of `roles` (any role when none is given).
+
+    Anonymous visitors are sent to the login page (with a safe `next`); a signed-in user
+    of another role gets a 403 page."""
+    from functools import wraps
+
+    from flask import abort
+    from flask_login import current_user, login_required
+
+    def decorate(view):
+        @wraps(view)
+        @login_required
+        def wrapper(*args, **kwargs):
+            if roles and current_user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+        return wrapper
+    return decorate
+
+
 def _session():
     from .db import get_session
 

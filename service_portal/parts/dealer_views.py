@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
-from functools import wraps
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy import delete, select
 
 from ..audit.models import AuditEntry
 from ..db import get_session, utcnow
 from ..errors import PortalError
+from ..security import role_required
 from ..shops.models import Shop
 from ..shops.queries import organization_shop
 from ..tabular import ImportFailed, read_table, to_csv, to_xlsx
@@ -29,14 +29,7 @@ UPLOAD_TTL = timedelta(hours=1)
 EXPORT_COLUMNS = ["part_number", "name", "qty", "price", "currency", "min_qty", "updated_at"]
 
 
-def dealer_required(view):
-    @wraps(view)
-    @login_required
-    def wrapper(*args, **kwargs):
-        if current_user.role != "dealer":
-            abort(403)
-        return view(*args, **kwargs)
-    return wrapper
+dealer_required = role_required("dealer")
 
 
 def own_shop(shop_id: int) -> Shop:
