@@ -6,8 +6,12 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .cases.workflow import DEFAULT_SLA_HOURS, parse_sla_hours
+
 SUPPORTED_LOCALES = ("en", "zh_Hans", "de", "fr", "es", "it", "nl", "nb", "pt_BR", "ar", "th", "id")
 OSM_TILE_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+OSM_TILE_ATTRIBUTION = ('&copy; <a href="https://www.openstreetmap.org/copyright">'
+                        "OpenStreetMap</a> contributors")
 MIN_SECRET_KEY_LENGTH = 32
 
 
@@ -28,10 +32,12 @@ def settings_from_env(environ: os._Environ[str] | dict[str, str] | None = None) 
     if env.get("SECRET_KEY"):
         out["SECRET_KEY"] = env["SECRET_KEY"]
     for name in ("RATELIMIT_STORAGE_URI", "GEOCODER", "GEOCODER_USER_AGENT", "MAP_TILE_URL",
-                 "DEFAULT_LOCALE", "SEARCH_RATE_LIMIT", "LOGIN_RATE_LIMIT",
-                 "TOKEN_FAILURE_LIMIT"):
+                 "MAP_TILE_ATTRIBUTION", "DEFAULT_LOCALE", "SEARCH_RATE_LIMIT", "LOGIN_RATE_LIMIT",
+                 "TOKEN_FAILURE_LIMIT", "CASE_RATE_LIMIT", "CASE_LOOKUP_RATE_LIMIT"):
         if env.get(name):
             out[name] = env[name]
+    if env.get("CASE_SLA_HOURS"):
+        out["CASE_SLA_HOURS"] = parse_sla_hours(env["CASE_SLA_HOURS"])
     if env.get("MAX_UPLOAD_MB"):
         out["MAX_UPLOAD_MB"] = _positive_int("MAX_UPLOAD_MB", env["MAX_UPLOAD_MB"])
     return out
@@ -46,6 +52,7 @@ def defaults() -> dict[str, Any]:
         "GEOCODER": "offline",
         "GEOCODER_USER_AGENT": None,
         "MAP_TILE_URL": OSM_TILE_URL,
+        "MAP_TILE_ATTRIBUTION": OSM_TILE_ATTRIBUTION,
         "DEFAULT_LOCALE": "en",
         "MAX_UPLOAD_MB": 10,
         "LOCAL_DEMO": False,
@@ -54,6 +61,9 @@ def defaults() -> dict[str, Any]:
         "SEARCH_RATE_LIMIT": "120 per minute",
         "TOKEN_FAILURE_LIMIT": "20 per 10 minutes",
         "LOGIN_RATE_LIMIT": "10 per 10 minutes",
+        "CASE_RATE_LIMIT": "5 per hour;20 per day",
+        "CASE_LOOKUP_RATE_LIMIT": "30 per hour",
+        "CASE_SLA_HOURS": dict(DEFAULT_SLA_HOURS),
     }
 
 

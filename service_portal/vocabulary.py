@@ -54,6 +54,25 @@ MATCH_REASONS = {
     "hv_qualified": _l("Qualified for high-voltage work"),
 }
 
+#: Case statuses (CONTRACT section 6) as owners, shops and staff read them.
+CASE_STATUSES = {
+    "new": _l("New"),
+    "triaged": _l("Triaged"),
+    "assigned": _l("Assigned to a shop"),
+    "in_repair": _l("In repair"),
+    "waiting_parts": _l("Waiting for parts"),
+    "resolved": _l("Resolved"),
+    "closed": _l("Closed"),
+    "reopened": _l("Reopened"),
+}
+
+CASE_PRIORITIES = {
+    "low": _l("Low"),
+    "normal": _l("Normal"),
+    "high": _l("High"),
+    "urgent": _l("Urgent"),
+}
+
 
 def label(table: dict, code: str | None) -> str:
     """The reader's name for `code`, or the code itself when it has none."""

@@ -43,6 +43,10 @@ class Case(SQLModel, table=True):
     model_id: int | None = Field(default=None, foreign_key="vehicle_models.id")
     model_year: int | None = None
     country: str = Field(max_length=2, index=True)
+    # Where the owner is (a gazetteer place, never a street address): for nearby shops.
+    place: str | None = Field(default=None, max_length=200)
+    lat: float | None = None
+    lon: float | None = None
     service_id: int = Field(foreign_key="services.id")
     description: str | None = Field(default=None, sa_column=Column(Text))
     shop_id: int | None = Field(default=None, foreign_key="shops.id", index=True)
@@ -67,8 +71,9 @@ class CaseBulletin(SQLModel, table=True):
 
 
 class CaseEvent(SQLModel, table=True):
-    """One change to a case: who, when, what, before and after. Rows are never updated
-    or deleted (database triggers refuse it)."""
+    """One change to a case: who, when, what, before and after. Rows are never deleted,
+    and the only update database triggers let through is erasure blanking a note's `body`
+    (before/after never hold personal data)."""
 
     __tablename__ = "case_events"
 

@@ -1,0 +1,195 @@
+"""Reading cases: the staff queue, one case for staff, shop or owner, exports, statistics."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter, defaultdict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flask_babel import gettext as _
+from sqlalchemy import ColumnElement, and_, func, or_
+from sqlmodel import Session, select
+
+from ..bulletins.models import Bulletin
+from ..catalog.models import Brand, Service, VehicleModel
+from ..errors import NotFound
+from ..shops.models import Shop
+from ..users.models import User
+from .models import Case, CaseBulletin, CaseEvent
+from .workflow import FINISHED, sla_breached
+
+_SUMMARY = (Case, Brand.slug.label("brand"), VehicleModel.slug.label("model"),
+            Service.slug.label("service"), Shop.name.label("shop_name"),
+            Shop.city.label("shop_city"), Shop.phone.label("shop_phone"),
+            User.email.label("assignee"))
+
+
+def _summary_query():
+    return (select(*_SUMMARY)
+            .join(Service, Service.id == Case.service_id)
+            .outerjoin(Brand, Brand.id == Case.brand_id)
+            .outerjoin(VehicleModel, VehicleModel.id == Case.model_id)
+            .outerjoin(Shop, Shop.id == Case.shop_id)
+            .outerjoin(User, User.id == Case.assignee_id))
+
+
+def case_by_reference(session: Session, reference: str) -> Case:
+    """The case with `reference` (any case), or a 404."""
+    case = session.exec(select(Case).where(Case.reference == reference.strip().upper()[:20])
+                        ).first()
+    if case is None:
+        raise NotFound(_("There is no case %(reference)s.", reference=reference[:20]))
+    return case
+
+
+def owner_case(session: Session, reference: str, email: str) -> Case:
+    """The case if `email` is its owner's (case-insensitive); otherwise a 404, so a wrong
+    address and a wrong reference cannot be told apart."""
+    case = session.exec(select(Case).where(
+        Case.reference == reference.strip().upper()[:20],
+        func.lower(Case.owner_email) == email.strip().lower())).first()
+    if case is None:
+        raise NotFound(_("No case matches this reference and email address."))
+    return case
+
+
+def breach_clause(now: datetime) -> ColumnElement[bool]:
+    """SQL for `workflow.sla_breached` on open cases (the queue's `breached` filter)."""
+    return and_(Case.status.not_in(FINISHED), Case.sla_due.is_not(None),
+                Case.sla_due < func.coalesce(Case.sla_paused_at, now))
+
+
+def list_cases(session: Session, *, now: datetime, status: str | None = None,
+               country: str | None = None, brand: str | None = None,
+               shop_ids: list[int] | None = None, q: str | None = None,
+               breached: bool | None = None, limit: int = 50,
+               offset: int = 0) -> tuple[int, list[dict[str, Any]]]:
+    """Cases matching every filter given, most urgent first: breached, then by due time.
+    `q` matches the reference or the description, case-insensitively."""
+    query = _summary_query()
+    if status:
+        query = query.where(Case.status == status)
+    if country:
+        query = query.where(Case.country == country)
+    if brand:
+        query = query.where(Brand.slug == brand)
+    if shop_ids is not None:
+        query = query.where(Case.shop_id.in_(shop_ids))
+    if q:
+        pattern = "%" + q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") \
+            + "%"
+        query = query.where(or_(func.lower(Case.reference).like(pattern, escape="\\"),
+                                func.lower(Case.description).like(pattern, escape="\\")))
+    if breached is not None:
+        clause = breach_clause(now)
+        query = query.where(clause if breached else ~clause)
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    rows = session.exec(query.order_by(Case.status.in_(FINISHED), Case.sla_due, Case.id)
+                        .limit(limit).offset(offset)).all()
+    return total, [_summary(row, now) for row in rows]
+
+
+def _summary(row, now: datetime) -> dict[str, Any]:
+    case: Case = row[0]
+    return {
+        "reference": case.reference, "status": case.status, "priority": case.priority,
+        "version": case.version, "sla_due": _iso(case.sla_due),
+        "sla_paused": case.sla_paused_at is not None,
+        "sla_breached": sla_breached(status=case.status, due=case.sla_due,
+                                     paused_at=case.sla_paused_at,
+                                     resolved_at=case.resolved_at, now=now),
+        "brand": row.brand, "model": row.model, "model_year": case.model_year,
+        "country": case.country, "service": row.service,
+        "shop": {"id": case.shop_id, "name": row.shop_name, "city": row.shop_city,
+                 "phone": row.shop_phone} if case.shop_id else None,
+        "assignee": row.assignee,
+        "created_at": _iso(case.created_at), "updated_at": _iso(case.updated_at),
+        "resolved_at": _iso(case.resolved_at), "closed_at": _iso(case.closed_at),
+    }
+
+
+def case_document(session: Session, case: Case, *, now: datetime,
+                  with_events: bool = True) -> dict[str, Any]:
+    """Everything staff see of a case: summary, owner, vehicle, linked bulletins, events."""
+    row = session.exec(_summary_query().where(Case.id == case.id)).one()
+    doc = _summary(row, now)
+    doc.update({
+        "owner": {"name": case.owner_name, "email": case.owner_email,
+                  "phone": case.owner_phone},
+        "vin": case.vin, "place": case.place, "description": case.description,
+        "locale": case.locale, "consent_at": _iso(case.consent_at),
+        "erased_at": _iso(case.erased_at),
+        "bulletin_codes": linked_bulletins(session, case.id),
+    })
+    if with_events:
+        doc["events"] = case_events(session, case.id)
+    return doc
+
+
+def public_case_document(session: Session, case: Case) -> dict[str, Any]:
+    """What the owner sees: status, vehicle, the assigned shop and public notes; never the
+    phone, internal notes, assignee or history."""
+    row = session.exec(_summary_query().where(Case.id == case.id)).one()
+    notes = session.exec(select(CaseEvent.at, CaseEvent.body).where(
+        CaseEvent.case_id == case.id, CaseEvent.kind == "note", CaseEvent.internal.is_(False),
+        CaseEvent.body.is_not(None)).order_by(CaseEvent.at, CaseEvent.id)).all()
+    return {
+        "reference": case.reference, "status": case.status, "service": row.service,
+        "brand": row.brand, "model": row.model, "model_year": case.model_year,
+        "country": case.country,
+        "shop": {"id": case.shop_id, "name": row.shop_name, "city": row.shop_city,
+                 "phone": row.shop_phone} if case.shop_id else None,
+        "created_at": _iso(case.created_at), "updated_at": _iso(case.updated_at),
+        "notes": [{"at": _iso(at), "body": body} for at, body in notes],
+    }
+
+
+def case_events(session: Session, case_id: int) -> list[dict[str, Any]]:
+    """The history, oldest first."""
+    events = session.exec(select(CaseEvent).where(CaseEvent.case_id == case_id)
+                          .order_by(CaseEvent.at, CaseEvent.id)).all()
+    return [{"at": _iso(e.at), "actor": e.actor_label, "kind": e.kind, "before": e.before,
+             "after": e.after, "body": e.body, "internal": e.internal} for e in events]
+
+
+def linked_bulletins(session: Session, case_id: int) -> list[str]:
+    return list(session.exec(select(Bulletin.code).join(
+        CaseBulletin, CaseBulletin.bulletin_id == Bulletin.id)
+        .where(CaseBulletin.case_id == case_id).order_by(Bulletin.code)).all())
+
+
+def owner_export(session: Session, email: str, *, now: datetime) -> dict[str, Any]:
+    """Everything held on the owner with `email`: each case with its full history."""
+    cases = session.exec(select(Case).where(Case.owner_email == email)
+                         .order_by(Case.created_at)).all()
+    return {"email": email, "exported_at": _iso(now),
+            "cases": [case_document(session, case, now=now) for case in cases]}
+
+
+def case_statistics(session: Session, *, now: datetime, weeks: int = 12) -> dict[str, Any]:
+    """Anonymous counts for the dashboard: cases by brand, model, country, service and
+    status, and the median hours to resolve per ISO week of resolution (last `weeks`)."""
+    rows = session.exec(select(Brand.slug, VehicleModel.slug, Case.country, Service.slug,
+                               Case.status, Case.created_at, Case.resolved_at)
+                        .join(Service, Service.id == Case.service_id)
+                        .outerjoin(Brand, Brand.id == Case.brand_id)
+                        .outerjoin(VehicleModel, VehicleModel.id == Case.model_id)).all()
+    counts = {name: Counter() for name in ("brand", "model", "country", "service", "status")}
+    by_week: dict[str, list[float]] = defaultdict(list)
+    since = now - timedelta(weeks=weeks)
+    for brand, model, country, service, status, created, resolved in rows:
+        for name, value in (("brand", brand), ("model", model), ("country", country),
+                            ("service", service), ("status", status)):
+            counts[name][value or "unknown"] += 1
+        if resolved is not None and resolved >= since:
+            year, week, _day = resolved.astimezone(UTC).isocalendar()
+            by_week[f"{year}-W{week:02d}"].append((resolved - created).total_seconds() / 3600)
+    return {"total": len(rows),
+            **{name: counter.most_common() for name, counter in counts.items()},
+            "resolution_hours": [(week, statistics.median(hours), len(hours))
+                                 for week, hours in sorted(by_week.items())]}
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
