@@ -56,6 +56,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from . import openapi
     from .bulletins import api as bulletins_api
     from .bulletins import staff_api as bulletins_staff_api
+    from .cases import api as cases_api
+    from .cases import staff_api as cases_staff_api
     from .catalog import api as catalog_api
     from .home import views as home_views
     from .parts import api as parts_api
@@ -71,6 +73,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(catalog_api.bp)
     app.register_blueprint(bulletins_api.bp)
     app.register_blueprint(bulletins_staff_api.bp)
+    app.register_blueprint(cases_api.bp)
+    app.register_blueprint(cases_staff_api.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(parts_api.bp)
     app.register_blueprint(dealer_shops_api.bp)
