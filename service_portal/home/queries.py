@@ -1,12 +1,15 @@
-"""Reads for the front page."""
+"""Reads for the search page: what the portal covers and what the search form offers."""
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from ..catalog.models import Brand
-from ..shops.models import Shop
+from ..catalog.models import Brand, Service, VehicleModel
+from ..catalog.vin import ModelRow, VinInfo, decode_vin
+from ..errors import Invalid
+from ..shops.models import Shop, ShopLanguage
 
 
 def portal_counts(session: Session) -> dict[str, int]:
@@ -17,3 +20,39 @@ def portal_counts(session: Session) -> dict[str, int]:
     ).one()
     brands = session.scalar(select(func.count(Brand.id)))
     return {"brands": brands or 0, "shops": shops or 0, "countries": countries or 0}
+
+
+def search_choices(session: Session) -> dict:
+    """What the search form offers: brands, models by brand, services and the languages
+    some shop speaks."""
+    brands = [{"slug": slug, "name": name} for slug, name in session.execute(
+        select(Brand.slug, Brand.name).order_by(Brand.name)).all()]
+    models: dict[str, list[dict]] = {b["slug"]: [] for b in brands}
+    for slug, name, brand in session.execute(
+            select(VehicleModel.slug, VehicleModel.name, Brand.slug)
+            .join(Brand, Brand.id == VehicleModel.brand_id).order_by(VehicleModel.name)).all():
+        models[brand].append({"slug": slug, "name": name})
+    services = list(session.scalars(select(Service.slug).order_by(Service.id)))
+    languages = list(session.scalars(select(ShopLanguage.language).distinct()
+                                     .order_by(ShopLanguage.language)))
+    return {"brands": brands, "models": models, "services": services, "languages": languages,
+            "brand_names": {b["slug"]: b["name"] for b in brands},
+            "model_names": {m["slug"]: m["name"] for ms in models.values() for m in ms},
+            "model_brand": {m["slug"]: brand for brand, ms in models.items() for m in ms}}
+
+
+def vehicle_from_vin(session: Session, text: str) -> VinInfo:
+    """The brand and model a VIN stands for; a malformed VIN or one of an unknown brand is
+    a 422 on the field `vin`."""
+    rows = [ModelRow(brand=brand, model=model, year_from=year_from, year_to=year_to)
+            for model, brand, year_from, year_to in session.execute(
+                select(VehicleModel.slug, Brand.slug, VehicleModel.year_from,
+                       VehicleModel.year_to).join(Brand, Brand.id == VehicleModel.brand_id))]
+    info = decode_vin(text, rows)
+    if not info.valid:
+        raise Invalid(_("Not a VIN: 17 letters and digits, without I, O and Q."),
+                      code="invalid_vin", field="vin")
+    if info.brand is None:
+        raise Invalid(_("The brand of this VIN is not known; give the brand or model."),
+                      code="unknown_brand", field="vin")
+    return info
