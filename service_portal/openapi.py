@@ -10,6 +10,7 @@ from flask import Blueprint, jsonify
 
 from .bulletins.api import MAX_YEAR, MIN_YEAR
 from .bulletins.models import BULLETIN_KINDS, SEVERITIES
+from .bulletins.schemas import BulletinIn
 from .catalog.models import POWERTRAINS
 from .catalog.vin import VIN_INPUT_PATTERN
 from .config import SUPPORTED_LOCALES
@@ -198,6 +199,36 @@ def _responses(ok_schema: dict, *codes: int) -> dict:
     return out
 
 
+def _write_responses(ok_status: int, ok_schema: dict, *codes: int) -> dict:
+    """Responses of a token-authenticated JSON write (CONTRACT sections 6, 9 and 10)."""
+    out = {str(ok_status): {"description": "Stored", "content": {
+        "application/json": {"schema": ok_schema}}}}
+    descriptions = {400: "Unknown query parameter, or a body that is not JSON, too large or "
+                         "nested too deeply", 401: "No or an unknown token",
+                    403: "The token's user is not staff or an admin", 404: "No such bulletin",
+                    409: "A bulletin with this code exists already (use PUT)",
+                    413: "Request larger than MAX_UPLOAD_MB",
+                    415: "Content-Type is not application/json",
+                    422: "Invalid fields (every one in details), an unknown brand or a model "
+                         "of another brand", 429: "Too many failed token attempts"}
+    for code in sorted({400, 401, 403, 413, 415, 422, 429, *codes}):
+        out[str(code)] = {"description": descriptions[code],
+                          "content": {"application/json": {"schema": ERROR}}}
+    return out
+
+
+def bulletin_input() -> tuple[dict, dict]:
+    """The staff bulletin body as `BulletinIn` checks it, and its named sub-schemas; what
+    its validators add (English required, known locales) is stated here too."""
+    schema = BulletinIn.model_json_schema(ref_template="#/components/schemas/{model}")
+    components = schema.pop("$defs", {})
+    texts = schema["properties"]["texts"]
+    texts.update({"required": ["en"], "propertyNames": {"enum": list(SUPPORTED_LOCALES)},
+                  "description": "Texts per portal locale; English is required."})
+    schema["properties"]["countries"]["items"].update({"pattern": "^[A-Za-z]{2}$"})
+    return schema, components
+
+
 def _list_of(item: dict) -> dict:
     return {"type": "object", "required": ["results"],
             "properties": {"results": {"type": "array", "items": item}}}
@@ -206,7 +237,7 @@ def _list_of(item: dict) -> dict:
 def spec() -> dict:
     """The whole description, built from the code's own constants."""
     search_params = LOCATION_PARAMS + FILTER_PARAMS + [LANG]
-    return {
+    doc = {
         "openapi": "3.1.0",
         "info": {"title": "Service Portal API", "version": "1",
                  "description": "Find shops that can fix Chinese new-energy vehicles abroad."},
@@ -279,6 +310,29 @@ def spec() -> dict:
         },
         "x-locales": list(SUPPORTED_LOCALES),
     }
+    body, components = bulletin_input()
+    code_param = {"name": "code", "in": "path", "required": True,
+                  "schema": {"type": "string", "maxLength": 40,
+                             "pattern": "^[A-Za-z0-9][A-Za-z0-9-]+$"}}
+    write = {"security": [{"bearerAuth": []}],
+             "requestBody": {"required": True, "content": {"application/json": {
+                 "schema": {"$ref": "#/components/schemas/BulletinIn"}}}}}
+    doc["paths"]["/api/v1/bulletins"]["post"] = {
+        "operationId": "createBulletin", "summary": "Publish a bulletin (staff or admin); "
+        "audited", "parameters": [LANG], **write,
+        "responses": _write_responses(201, BULLETIN_DETAIL, 409)}
+    doc["paths"]["/api/v1/bulletins/{code}"]["put"] = {
+        "operationId": "replaceBulletin", "summary": "Replace a bulletin, all its texts "
+        "included (staff or admin); audited when something changed. The body's code must "
+        "be the address's (else 422).", "parameters": [code_param, LANG], **write,
+        "responses": _write_responses(200, BULLETIN_DETAIL, 404)}
+    doc["components"] = {
+        "securitySchemes": {"bearerAuth": {
+            "type": "http", "scheme": "bearer",
+            "description": "An API token of a staff or admin user (`service-portal "
+                           "create-token`)."}},
+        "schemas": {**components, "BulletinIn": body}}
+    return doc
 
 
 @bp.get("/openapi.json")

@@ -140,3 +140,16 @@ def test_any_well_formed_vin_is_valid(text):
     info = decode_vin(text)
     assert info.valid and info.wmi == text[:3]
     assert info.model_year is None or 1980 <= info.model_year
+
+
+@pytest.mark.parametrize("vin", [
+    "LE4CE4CB0R0000001",  # NIO, says one web page; vininfo: Beijing Benz
+    "LVHCE4CB0R0000001",  # XPeng, says another; vininfo: Dongfeng Honda
+    "LJ1CE4CB0R0000001",  # JAC, which built NIOs under contract: not NIO's alone
+])
+def test_unsourced_wmi_claims_name_no_brand_of_ours(vin):
+    # No public source that agrees with the others was found for NIO, XPeng, Leapmotor,
+    # Lynk & Co or GAC Aion WMIs (see catalog/vin.py); guesses must not send owners to
+    # another brand's bulletins.
+    info = decode_vin(vin)
+    assert info.valid and info.brand is None

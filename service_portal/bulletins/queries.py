@@ -166,3 +166,35 @@ def bulletin_source(session: Session, code: str) -> dict[str, Any] | None:
             "severity": bulletin.severity, "published": bulletin.published.isoformat(),
             "texts": {t.locale: {"title": t.title, "summary": t.summary, "body": t.body}
                       for t in texts}}
+
+
+def staff_bulletins(session: Session, *, brand: str | None = None,
+                    kind: str | None = None) -> list[dict[str, Any]]:
+    """Every bulletin for the staff list, newest first (then by code), with the locales
+    it has texts in; `brand` (slug) and `kind` narrow it."""
+    query = (select(Bulletin, Brand.slug, Brand.name)
+             .join(Brand, Brand.id == Bulletin.brand_id))
+    if brand:
+        query = query.where(Brand.slug == brand)
+    if kind:
+        query = query.where(Bulletin.kind == kind)
+    rows = session.exec(query.order_by(Bulletin.published.desc(), Bulletin.code)).all()
+    locales: dict[int, list[str]] = defaultdict(list)
+    ids = [bulletin.id for bulletin, _slug, _name in rows]
+    if ids:
+        for bulletin_id, locale in session.exec(
+                select(BulletinText.bulletin_id, BulletinText.locale)
+                .where(BulletinText.bulletin_id.in_(ids)).order_by(BulletinText.locale)):
+            locales[bulletin_id].append(locale)
+    return [{"code": b.code, "kind": b.kind, "brand": slug, "brand_name": name,
+             "severity": b.severity, "published": b.published, "version": b.version,
+             "locales": locales.get(b.id, [])} for b, slug, name in rows]
+
+
+def catalog_choices(session: Session) -> list[tuple[Brand, list[VehicleModel]]]:
+    """Brands by name, each with its models by name: the vehicle pickers of the pages."""
+    models: dict[int, list[VehicleModel]] = defaultdict(list)
+    for model in session.exec(select(VehicleModel).order_by(VehicleModel.name)):
+        models[model.brand_id].append(model)
+    return [(brand, models.get(brand.id, []))
+            for brand in session.exec(select(Brand).order_by(Brand.name))]

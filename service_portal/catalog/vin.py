@@ -41,6 +41,11 @@ _WMI_BRANDS: dict[str, tuple[str, ...]] = {
     # vininfo (after Wikipedia's WMI list) names Geely, NHTSA vPIC names Zeekr Intelligent
     # Technology US (make Zeekr): shared inside Geely Holding, so the WMI alone cannot tell.
     "L6T": ("geely", "zeekr"),
+    # Not listed, for want of a source that agrees with the others: NIO, XPeng, Leapmotor,
+    # Lynk & Co and GAC Aion. Neither vininfo nor a public copy of the vPIC WMI table names
+    # them, and the web pages that do contradict vininfo (one gives LE4 to NIO, which
+    # vininfo gives to Beijing Benz; another LVH to XPeng, vininfo's Dongfeng Honda) and
+    # each other. Their VINs decode with the brand left open until a source is found.
 }
 
 #: (brand, WMIs, pattern over the VDS, positions 4-9) -> model slug. Only patterns a public
