@@ -54,10 +54,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     auth.init_app(app)
 
     from . import openapi
+    from .audit import views as audit_views
     from .bulletins import api as bulletins_api
     from .bulletins import staff_api as bulletins_staff_api
     from .cases import api as cases_api
+    from .cases import dealer_views as dealer_case_views
+    from .cases import privacy_views as case_privacy_views
     from .cases import staff_api as cases_staff_api
+    from .cases import staff_views as staff_case_views
+    from .cases import views as case_views
     from .catalog import api as catalog_api
     from .home import views as home_views
     from .parts import api as parts_api
@@ -69,12 +74,27 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .users import views as users_views
 
     app.register_blueprint(home_views.bp)
+    from .parts import views as part_views
+    from .shops import views as shop_views
+
+    app.register_blueprint(shop_views.bp)
+    app.register_blueprint(part_views.bp)
     app.register_blueprint(shops_api.bp)
     app.register_blueprint(catalog_api.bp)
     app.register_blueprint(bulletins_api.bp)
     app.register_blueprint(bulletins_staff_api.bp)
+    from .bulletins import staff_views as bulletin_staff_views
+    from .bulletins import views as bulletin_views
+
+    app.register_blueprint(bulletin_views.bp)
+    app.register_blueprint(bulletin_staff_views.bp)
     app.register_blueprint(cases_api.bp)
     app.register_blueprint(cases_staff_api.bp)
+    app.register_blueprint(case_views.bp)
+    app.register_blueprint(staff_case_views.bp)
+    app.register_blueprint(case_privacy_views.bp)
+    app.register_blueprint(dealer_case_views.bp)
+    app.register_blueprint(audit_views.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(parts_api.bp)
     app.register_blueprint(dealer_shops_api.bp)

@@ -128,7 +128,7 @@ def init_app(app: Flask) -> None:
     def _commit(response):
         session: Session | None = g.get("db_session")
         if session is not None:
-            if response.status_code < 400:
+            if response.status_code < 400 and not g.get("rollback_only"):
                 session.commit()
             else:
                 session.rollback()

@@ -72,6 +72,15 @@ def language_choices() -> list[tuple[str, str]]:
             for code in SUPPORTED_LOCALES]
 
 
+def country_choices() -> list[tuple[str, str]]:
+    """(ISO 3166-1 alpha-2 code, name in the reader's language), sorted by name."""
+    import pycountry
+
+    names = (get_locale() or Locale("en")).territories
+    return sorted(((c.alpha_2, names.get(c.alpha_2, c.name)) for c in pycountry.countries),
+                  key=lambda pair: pair[1].casefold())
+
+
 def _capitalised(name: str) -> str:
     return name[:1].upper() + name[1:]
 
@@ -105,6 +114,11 @@ def format_moment(moment: datetime, zone: str | None = None) -> str:
                            locale=get_locale())
 
 
+def format_iso_moment(text: str | None, zone: str | None = None) -> str:
+    """An ISO 8601 timestamp from a JSON document, formatted as `format_moment` does."""
+    return format_moment(datetime.fromisoformat(text), zone) if text else ""
+
+
 def to_zone(moment: datetime, zone: str) -> datetime:
     return moment.astimezone(ZoneInfo(zone))
 
@@ -126,4 +140,5 @@ def init_app(app: Flask, translations_dir: str) -> None:
     app.jinja_env.globals.update(text_direction=text_direction, html_lang=html_lang,
                                  language_choices=language_choices)
     app.jinja_env.filters.update(distance=format_distance, money=format_money,
-                                 number=format_number, datetime=format_moment)
+                                 number=format_number, datetime=format_moment,
+                                 isodatetime=format_iso_moment)

@@ -35,7 +35,7 @@ def json_body(model: type[Model]) -> Model:
         return model.model_validate(data)
     except ValidationError as exc:
         details = [{"field": ".".join(str(p) for p in err["loc"]) or None,
-                    "message": _message(err)} for err in exc.errors()]
+                    "message": error_message(err)} for err in exc.errors()]
         raise Invalid(_("Some fields are missing or invalid."), code="invalid_body",
                       field=details[0]["field"] if details else None,
                       details=details) from None
@@ -55,7 +55,7 @@ def _depth(value, level: int = 0) -> int:
     return level
 
 
-def _message(err: dict) -> str:
+def error_message(err: dict) -> str:
     """A translated sentence for the common pydantic error kinds."""
     kind = err.get("type", "")
     if kind == "extra_forbidden":

@@ -73,6 +73,13 @@ CASE_PRIORITIES = {
     "urgent": _l("Urgent"),
 }
 
+CASE_EVENTS = {
+    "opened": _l("Request received"),
+    "changed": _l("Changed"),
+    "note": _l("Note"),
+    "erased": _l("Personal data erased"),
+}
+
 
 def label(table: dict, code: str | None) -> str:
     """The reader's name for `code`, or the code itself when it has none."""

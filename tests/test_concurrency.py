@@ -79,3 +79,40 @@ def test_concurrent_optimistic_writes_let_exactly_one_win(server, stocked, sessi
                                  range(40)))
     assert statuses.count(200) == 1 and statuses.count(409) == 39
     assert final_qty(session, shop)[1] == 2
+
+
+def test_concurrent_case_changes_let_exactly_one_win_and_notes_all_land(server, make,
+                                                                        session):
+    from service_portal.cases.models import Case, CaseEvent
+
+    make.service("hv-battery")
+    make.model(make.brand("byd"), "byd-seal", year_from=2023)
+    token = make.token(make.user("staff"))
+    conn = http.client.HTTPConnection("127.0.0.1", server, timeout=60)
+    conn.request("POST", "/api/v1/cases", headers={"Content-Type": "application/json"},
+                 body=json.dumps({"name": "A. Owner", "email": "a@owner.example",
+                                  "model": "byd-seal", "country": "DE",
+                                  "service": "hv-battery", "consent": True,
+                                  "description": "Warning light on the dashboard."}))
+    reference = json.loads(conn.getresponse().read())["reference"]
+    path = f"/api/v1/cases/{reference}"
+    priorities = ["low", "high", "urgent"] * 10
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        statuses = list(pool.map(
+            lambda p: patch(server, path, token, {"priority": p, "version": 1}), priorities))
+    assert statuses.count(200) == 1 and statuses.count(409) == 29
+
+    def note(n: int) -> int:
+        conn = http.client.HTTPConnection("127.0.0.1", server, timeout=60)
+        conn.request("POST", f"{path}/notes", body=json.dumps({"body": f"note {n}"}),
+                     headers={"Authorization": f"Bearer {token}",
+                              "Content-Type": "application/json"})
+        return conn.getresponse().status
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        assert set(pool.map(note, range(40))) == {201}
+    session.rollback()
+    case = session.execute(select(Case.id, Case.version)).one()
+    notes = session.scalars(select(CaseEvent.body).where(CaseEvent.kind == "note")).all()
+    assert sorted(notes) == sorted(f"note {n}" for n in range(40))
+    assert case.version == 2 + 40

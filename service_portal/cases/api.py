@@ -30,11 +30,11 @@ def _personal_data() -> None:
     g.personal_data = True  # case answers carry personal data: `Cache-Control: no-store`
 
 
-def _case_limit() -> str:
+def case_limit() -> str:
     return current_app.config["CASE_RATE_LIMIT"]
 
 
-def _lookup_limit() -> str:
+def lookup_limit() -> str:
     return current_app.config["CASE_LOOKUP_RATE_LIMIT"]
 
 
@@ -49,7 +49,7 @@ def create_case(data: CaseRequest):
 
 
 @bp.post("/cases")
-@limiter.limit(_case_limit, scope="case-create")
+@limiter.shared_limit(case_limit, scope="case-create")
 def create():
     refuse_unknown(request.args, ())
     case = create_case(json_body(CaseRequest))
@@ -63,7 +63,7 @@ def show(reference: str):
     return _owner_view(reference)
 
 
-@limiter.limit(_lookup_limit, scope="case-lookup")
+@limiter.shared_limit(lookup_limit, scope="case-lookup")
 def _owner_view(reference: str):
     refuse_unknown(request.args, ("email", "lang"))
     email = single(request.args, "email")

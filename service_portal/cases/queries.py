@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from flask_babel import gettext as _
@@ -22,6 +22,7 @@ from .workflow import FINISHED, sla_breached
 _SUMMARY = (Case, Brand.slug.label("brand"), VehicleModel.slug.label("model"),
             Service.slug.label("service"), Shop.name.label("shop_name"),
             Shop.city.label("shop_city"), Shop.phone.label("shop_phone"),
+            Shop.timezone.label("shop_timezone"),
             User.email.label("assignee"))
 
 
@@ -102,7 +103,7 @@ def _summary(row, now: datetime) -> dict[str, Any]:
         "brand": row.brand, "model": row.model, "model_year": case.model_year,
         "country": case.country, "service": row.service,
         "shop": {"id": case.shop_id, "name": row.shop_name, "city": row.shop_city,
-                 "phone": row.shop_phone} if case.shop_id else None,
+                 "phone": row.shop_phone, "timezone": row.shop_timezone} if case.shop_id else None,
         "assignee": row.assignee,
         "created_at": _iso(case.created_at), "updated_at": _iso(case.updated_at),
         "resolved_at": _iso(case.resolved_at), "closed_at": _iso(case.closed_at),
@@ -139,7 +140,7 @@ def public_case_document(session: Session, case: Case) -> dict[str, Any]:
         "brand": row.brand, "model": row.model, "model_year": case.model_year,
         "country": case.country,
         "shop": {"id": case.shop_id, "name": row.shop_name, "city": row.shop_city,
-                 "phone": row.shop_phone} if case.shop_id else None,
+                 "phone": row.shop_phone, "timezone": row.shop_timezone} if case.shop_id else None,
         "created_at": _iso(case.created_at), "updated_at": _iso(case.updated_at),
         "notes": [{"at": _iso(at), "body": body} for at, body in notes],
     }
@@ -169,7 +170,8 @@ def owner_export(session: Session, email: str, *, now: datetime) -> dict[str, An
 
 def case_statistics(session: Session, *, now: datetime, weeks: int = 12) -> dict[str, Any]:
     """Anonymous counts for the dashboard: cases by brand, model, country, service and
-    status, and the median hours to resolve per ISO week of resolution (last `weeks`)."""
+    status, and the median hours to resolve per ISO week of resolution (the last `weeks`
+    weeks that saw a resolution)."""
     rows = session.exec(select(Brand.slug, VehicleModel.slug, Case.country, Service.slug,
                                Case.status, Case.created_at, Case.resolved_at)
                         .join(Service, Service.id == Case.service_id)
@@ -177,18 +179,17 @@ def case_statistics(session: Session, *, now: datetime, weeks: int = 12) -> dict
                         .outerjoin(VehicleModel, VehicleModel.id == Case.model_id)).all()
     counts = {name: Counter() for name in ("brand", "model", "country", "service", "status")}
     by_week: dict[str, list[float]] = defaultdict(list)
-    since = now - timedelta(weeks=weeks)
     for brand, model, country, service, status, created, resolved in rows:
         for name, value in (("brand", brand), ("model", model), ("country", country),
                             ("service", service), ("status", status)):
             counts[name][value or "unknown"] += 1
-        if resolved is not None and resolved >= since:
+        if resolved is not None and resolved <= now:
             year, week, _day = resolved.astimezone(UTC).isocalendar()
             by_week[f"{year}-W{week:02d}"].append((resolved - created).total_seconds() / 3600)
     return {"total": len(rows),
             **{name: counter.most_common() for name, counter in counts.items()},
             "resolution_hours": [(week, statistics.median(hours), len(hours))
-                                 for week, hours in sorted(by_week.items())]}
+                                 for week, hours in sorted(by_week.items())[-weeks:]]}
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -32,10 +32,11 @@ OWNER_ACTOR = "owner"
 
 def open_case(session: Session, data: CaseRequest, *, hours: Mapping[str, int],
               place: tuple[str, float, float] | None = None, locale: str = "en",
-              now: datetime | None = None) -> Case:
+              now: datetime | None = None, reference: str | None = None) -> Case:
     """Open a case in `new` at normal priority with its SLA clock started. The vehicle comes
     from the VIN (where it decodes) or the model; an unknown service, model or shop, a VIN
-    that is not one, or a phone that is not valid for the country is a 422."""
+    that is not one, or a phone that is not valid for the country is a 422. `reference`
+    is for replaying the demo data only; otherwise a new unguessable one is drawn."""
     now = now or utcnow()
     service_id = session.scalar(select(Service.id).where(Service.slug == data.service))
     if service_id is None:
@@ -52,7 +53,7 @@ def open_case(session: Session, data: CaseRequest, *, hours: Mapping[str, int],
             phone = phone_e164(data.phone, data.country)
         except ValueError as exc:
             raise Invalid(str(exc), code="invalid_phone", field="phone") from None
-    case = Case(reference=_unused_reference(session, now.year), status="new",
+    case = Case(reference=reference or _unused_reference(session, now.year), status="new",
                 priority="normal", owner_name=data.name, owner_email=data.email,
                 owner_phone=phone, vin=vin, brand_id=brand_id, model_id=model_id,
                 model_year=year, country=data.country, service_id=service_id,
@@ -139,9 +140,13 @@ def change_case(session: Session, case: Case, patch: CasePatch, *, actor_id: int
 
 def add_note(session: Session, case: Case, note: NoteIn, *, actor_id: int | None,
              actor_label: str, now: datetime | None = None) -> CaseEvent:
-    """Append a note; the case's version moves on, so concurrent edits see a change."""
+    """Append a note. Notes never conflict (they change no state); the case's version still
+    moves on, atomically, so a form opened before the note knows the case changed."""
     now = now or utcnow()
-    _versioned_update(session, case, {"updated_at": now})
+    session.execute(update(Case).where(Case.id == case.id)
+                    .values(updated_at=now, version=Case.version + 1)
+                    .execution_options(synchronize_session=False))
+    session.expire(case)
     return _event(session, case.id, actor_id=actor_id, actor_label=actor_label, kind="note",
                   at=now, body=note.body, internal=note.internal)
 

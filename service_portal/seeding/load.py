@@ -55,6 +55,7 @@ def load_seed(session: Session, seed_dir: Path = SEED_DIR,
     step("stock", import_stock(session, _table(seed_dir / "stock.csv")))
     step("bulletins", _load_bulletins(session, seed_dir / "bulletins.json"))
     step("users", ensure_demo_users(session))
+    step("cases", _load_cases(session, seed_dir / "cases.json"))
     return report
 
 
@@ -85,6 +86,54 @@ def _load_bulletins(session: Session, path: Path) -> dict[str, int]:
             created += bulletin.version == 1
             updated += bulletin.version > 1
     return {"created": created, "updated": updated}
+
+
+def _load_cases(session: Session, path: Path) -> dict[str, int]:
+    """Replay the demo cases through the case services (skipping those already there), so
+    their history and SLA clock follow the real rules."""
+    from datetime import datetime, timedelta
+
+    from ..cases.models import Case
+    from ..cases.schemas import CasePatch, CaseRequest, NoteIn
+    from ..cases.services import add_note, change_case, open_case
+    from ..cases.workflow import DEFAULT_SLA_HOURS
+    from ..shops.models import Shop
+
+    if not path.exists():
+        return {"created": 0, "updated": 0}
+    have = set(session.exec(select(Case.reference)).all())
+    staff = session.exec(select(User).where(User.email == STAFF_EMAIL)).one()
+    created = 0
+    for raw in json.loads(path.read_text(encoding="utf-8")):
+        if raw["reference"] in have:
+            continue
+        start = datetime.fromisoformat(raw["created"])
+        request = CaseRequest.model_validate({
+            "name": raw["name"], "email": raw["email"], "model": raw["model"],
+            "year": raw["year"], "country": raw["country"], "service": raw["service"],
+            "description": raw["description"], "locale": raw["locale"], "consent": True})
+        case = open_case(session, request, hours=DEFAULT_SLA_HOURS, now=start,
+                         place=(raw["place"], raw["lat"], raw["lon"]),
+                         locale=raw["locale"], reference=raw["reference"])
+        moves = [(s["after_hours"], "step", s) for s in raw["steps"]]
+        moves += [(n["after_hours"], "note", n) for n in raw["notes"]]
+        for hours, kind, item in sorted(moves, key=lambda m: (m[0], m[1] != "step")):
+            at = start + timedelta(hours=hours)
+            session.refresh(case)
+            if kind == "note":
+                add_note(session, case, NoteIn(body=item["body"], internal=item["internal"]),
+                         actor_id=staff.id, actor_label=staff.email, now=at)
+                continue
+            values = {"version": case.version, "status": item["status"]}
+            if "priority" in item:
+                values["priority"] = item["priority"]
+            if "shop" in item:
+                values["shop_id"] = session.exec(select(Shop.id).where(
+                    Shop.external_id == item["shop"])).one()
+            change_case(session, case, CasePatch.model_validate(values), actor_id=staff.id,
+                        actor_label=staff.email, hours=DEFAULT_SLA_HOURS, now=at)
+        created += 1
+    return {"created": created, "updated": 0}
 
 
 def _table(path: Path):

@@ -1,0 +1,96 @@
+"""Generate seed/cases.json deterministically: fictional owners' cases at seeded shops.
+
+Each case lists the moves staff and shops made and the notes they wrote, as hours after
+the request; `service-portal seed` replays them through the case services, so the demo
+history, SLA clock and dashboard are what the real rules produce."""
+
+import csv
+import json
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+SEED = Path(__file__).resolve().parent
+ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+FIRST = ["Ingrid", "Lars", "Amira", "Yusuf", "Mei", "Carlos", "Sofia", "Noor", "Thanh",
+         "Priya", "Jonas", "Fatima", "Kenji", "Ana", "Omar", "Elin", "Rafael", "Siti"]
+LAST = ["Example", "Sample", "Placeholder", "Testperson", "Demo", "Fictive"]
+PROBLEMS = {
+    "hv-battery": "Battery warning light after fast charging; range dropped by a third.",
+    "charging-system": "The car stops charging at 80 percent on every AC charger.",
+    "software-ota": "The last over-the-air update failed and the screen stays black.",
+    "adas-calibration": "Lane assist pulls to the left since the windscreen was replaced.",
+    "recall-work": "I received a recall letter in Chinese and need the work done here.",
+    "maintenance": "Annual service due; the local garage refuses to touch an EV.",
+    "body-paint": "Rear bumper damaged in a car park; parking sensors no longer work.",
+    "tyres": "Need winter tyres fitted; the wheel nuts need a special adapter.",
+}
+PATHS = [  # (status after each step, with the hours it took)
+    [("triaged", 2), ("assigned", 6), ("in_repair", 30), ("resolved", 52), ("closed", 80)],
+    [("triaged", 1), ("assigned", 4), ("waiting_parts", 20), ("in_repair", 140),
+     ("resolved", 170)],
+    [("triaged", 3), ("assigned", 9), ("in_repair", 26), ("resolved", 40)],
+    [("triaged", 5), ("assigned", 12), ("waiting_parts", 30)],
+    [("triaged", 2), ("assigned", 5), ("in_repair", 20)],
+    [("triaged", 4)],
+    [],
+    [("triaged", 1), ("assigned", 3), ("in_repair", 10), ("resolved", 20), ("reopened", 60),
+     ("assigned", 62), ("in_repair", 70), ("resolved", 90), ("closed", 120)],
+]
+
+
+def main() -> None:
+    rng = random.Random(2026)
+    shops = [row for row in csv.DictReader((SEED / "shops.csv").open(encoding="utf-8"))]
+    models = [row for row in csv.DictReader((SEED / "models.csv").open(encoding="utf-8"))]
+    start = datetime(2026, 8, 31, 8, 0, tzinfo=UTC)
+    cases = []
+    for number in range(1, 61):
+        shop = rng.choice([s for s in shops if s["brands"]])
+        brands = [pair.split(":")[0] for pair in shop["brands"].split(";")]
+        fitting = [m for m in models if m["brand"] in brands] or models
+        model = rng.choice(fitting)
+        services = [s for s in shop["services"].split(";") if s in PROBLEMS] or ["maintenance"]
+        service = rng.choice(services)
+        created = start + timedelta(hours=rng.randrange(0, 11 * 7 * 24))
+        path = PATHS[number % len(PATHS)] if number < 55 else PATHS[-3 + number % 3]
+        steps = []
+        for status, hours in path:
+            step = {"after_hours": hours, "status": status}
+            if status == "assigned":
+                step["shop"] = shop["external_id"]
+            steps.append(step)
+        if number % 5 == 0 and steps:
+            steps[0]["priority"] = rng.choice(["high", "urgent", "low"])
+        notes = []
+        if len(path) >= 3:
+            notes.append({"after_hours": path[1][1] + 1, "internal": False,
+                          "body": "A shop near you has taken on your car; they will call."})
+            notes.append({"after_hours": path[1][1] + 1, "internal": True,
+                          "body": "Shop confirmed HV-qualified staff on site this week."})
+        first = FIRST[number % len(FIRST)]
+        code = "".join(rng.choice(ALPHABET) for _ in range(8))
+        cases.append({
+            "reference": f"SP-{created.year}-{code}",
+            "created": created.isoformat(),
+            "name": f"{first} {LAST[number % len(LAST)]}",
+            "email": f"{first.lower()}.{number}@owner.example",
+            "model": model["slug"],
+            "year": max(int(model["year_from"]), 2023),
+            "country": shop["country"],
+            "place": shop["city"],
+            "lat": float(shop["lat"]),
+            "lon": float(shop["lon"]),
+            "service": service,
+            "description": PROBLEMS[service],
+            "locale": rng.choice(["en", "de", "nb", "ar", "th", "pt_BR", "zh_Hans"]),
+            "steps": steps,
+            "notes": notes,
+        })
+    out = SEED / "cases.json"
+    out.write_text(json.dumps(cases, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    print(f"{out}: {len(cases)} cases")
+
+
+if __name__ == "__main__":
+    main()

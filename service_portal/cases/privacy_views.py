@@ -1,0 +1,64 @@
+"""Staff privacy page: export everything held on an owner, or erase it (CONTRACT section 10).
+
+The owner's email travels in a POST body only; both actions are written to the audit log
+with the case references, never the address."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
+from flask_login import current_user
+
+from ..audit.services import record
+from ..db import get_session, utcnow
+from ..security import role_required
+from .forms import PrivacyForm
+from .queries import owner_export
+from .services import erase_owner
+
+bp = Blueprint("staff_privacy", __name__, url_prefix="/staff")
+staff_only = role_required("staff", "admin")
+
+
+@bp.before_request
+def _personal_data() -> None:
+    g.personal_data = True
+
+
+@bp.route("/privacy", methods=["GET", "POST"])
+@staff_only
+def privacy():
+    form = PrivacyForm()
+    if form.validate_on_submit():
+        email = form.email.data.strip().lower()
+        session = get_session()
+        user = current_user.user
+        if request.form.get("action") == "erase":
+            if not form.confirm.data:
+                form.confirm.errors = [_("Tick the box to confirm the erasure.")]
+                return render_template("staff/privacy.html", form=form), 422
+            references = erase_owner(session, email, actor_id=user.id, actor_label=user.email)
+            record(session, actor_label=user.email, actor_id=user.id, action="privacy.erase",
+                   entity_type="owner", entity_id=",".join(references)[:80] or "none",
+                   after={"cases": references})
+            flash(_erased_message(len(references)), "success")
+            return redirect(url_for(".privacy"))
+        data = owner_export(session, email, now=utcnow())
+        record(session, actor_label=user.email, actor_id=user.id, action="privacy.export",
+               entity_type="owner",
+               entity_id=",".join(c["reference"] for c in data["cases"])[:80] or "none")
+        return Response(json.dumps(data, ensure_ascii=False, indent=2),
+                        mimetype="application/json",
+                        headers={"Content-Disposition":
+                                 'attachment; filename="owner-data.json"'})
+    return render_template("staff/privacy.html", form=form), 422 if form.errors else 200
+
+
+def _erased_message(count: int) -> str:
+    if count == 0:
+        return _("No case was held for this address.")
+    return ngettext("The personal data of %(num)s case was erased.",
+                    "The personal data of %(num)s cases was erased.", count)

@@ -1,0 +1,261 @@
+"""Staff pages of cases: the queue, a case with its history, suggestions and changes,
+the dashboard, the CSV export, privacy requests and the audit log. Staff or admin only."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlmodel import select
+
+from ..audit.services import record
+from ..bulletins.queries import applicable_bulletins
+from ..db import get_session, utcnow
+from ..errors import BadParameter, PortalError
+from ..parts.schemas import part_number as check_part_number
+from ..security import role_required
+from ..shops.api import run_search
+from ..shops.models import Shop
+from ..shops.search_params import SearchParams
+from ..tabular import to_csv
+from ..users.models import User
+from . import charts
+from .forms import CaseChangeForm, NoteForm
+from .models import Case
+from .queries import case_by_reference, case_document, list_cases
+from .queue_params import parse_queue_args
+from .schemas import CasePatch, NoteIn
+from .services import add_note, change_case
+from .workflow import TRANSITIONS
+
+bp = Blueprint("staff_cases", __name__, url_prefix="/staff")
+staff_only = role_required("staff", "admin")
+SUGGESTION_RADIUS_KM = 300.0
+EXPORT_COLUMNS = ["reference", "status", "priority", "brand", "model", "model_year", "country",
+                  "service", "shop", "assignee", "created_at", "sla_due", "sla_breached",
+                  "resolved_at", "closed_at"]
+
+
+@bp.before_request
+def _personal_data() -> None:
+    g.personal_data = True
+
+
+@bp.get("/cases")
+@staff_only
+def queue():
+    filters = parse_queue_args(request.args, allow_empty=True)
+    total, cases = list_cases(
+        get_session(), now=utcnow(), status=filters.status, country=filters.country,
+        brand=filters.brand, shop_ids=[filters.shop_id] if filters.shop_id else None,
+        q=filters.q, breached=filters.breached, limit=filters.limit, offset=filters.offset)
+    args = {k: v for k, v in request.args.items() if v and k != "offset"}
+    return render_template("staff/queue.html", cases=cases, total=total, filters=filters,
+                           args=args)
+
+
+@bp.get("/cases/<reference>")
+@staff_only
+def case(reference: str):
+    session = get_session(write=True)  # the view itself is audited
+    row = case_by_reference(session, reference)
+    record(session, actor_label=current_user.user.email, actor_id=current_user.user.id,
+           action="case.view", entity_type="case", entity_id=row.reference)
+    doc = case_document(session, row, now=utcnow())
+    bulletins = applicable_bulletins(session, brand_id=row.brand_id, model_id=row.model_id,
+                                     year=row.model_year, country=row.country,
+                                     locale=str(get_locale() or "en")) if row.brand_id else []
+    change_form = _change_form(session, row, doc, bulletins)
+    note_form = NoteForm(formdata=None)
+    part, availability = _part_availability(row)
+    return render_template("staff/case.html", case=doc, bulletins=bulletins,
+                           shops=_suggested_shops(row), change_form=change_form,
+                           note_form=note_form, part=part, availability=availability)
+
+
+@bp.post("/cases/<reference>/change")
+@staff_only
+def change(reference: str):
+    session = get_session()
+    row = case_by_reference(session, reference)
+    form = CaseChangeForm()
+    _fill_change_choices(session, row, form, bulletin_codes=None)
+    if form.validate_on_submit():
+        values = {"version": int(form.version.data) if form.version.data.isdigit() else 0}
+        for name in ("status", "priority", "assignee"):
+            value = getattr(form, name).data
+            if value and value != getattr(row, name, None):
+                values[name] = value
+        values["shop_id"] = form.shop_id.data
+        if form.assignee.data == "-":
+            values["assignee"] = None
+        values["bulletin_codes"] = form.bulletin_codes.data or []
+        _apply(lambda: change_case(
+            session, row, CasePatch.model_validate(values), actor_id=current_user.user.id,
+            actor_label=current_user.user.email, hours=current_app.config["CASE_SLA_HOURS"]),
+            _("The case was saved."))
+    else:
+        _flash_form_errors(form)
+    return redirect(url_for(".case", reference=row.reference))
+
+
+@bp.post("/cases/<reference>/notes")
+@staff_only
+def note(reference: str):
+    session = get_session()
+    row = case_by_reference(session, reference)
+    form = NoteForm()
+    if form.validate_on_submit():
+        _apply(lambda: add_note(session, row, NoteIn(body=form.body.data,
+                                                     internal=form.internal.data),
+                                actor_id=current_user.user.id,
+                                actor_label=current_user.user.email),
+               _("The note was added."))
+    else:
+        _flash_form_errors(form)
+    return redirect(url_for(".case", reference=row.reference))
+
+
+@bp.get("/dashboard")
+@staff_only
+def dashboard():
+    from .queries import case_statistics
+
+    stats = case_statistics(get_session(), now=utcnow())
+    return render_template("staff/dashboard.html", stats=stats, charts=charts.CHARTS)
+
+
+@bp.get("/dashboard/<name>.svg")
+@staff_only
+def chart(name: str):
+    from .queries import case_statistics
+
+    if name not in charts.CHARTS:
+        raise BadParameter(field="name")
+    svg = charts.render(name, case_statistics(get_session(), now=utcnow()))
+    response = Response(svg, mimetype="image/svg+xml")
+    # The chart is an image: its own inline styles only; it runs no script.
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/cases.csv")
+@staff_only
+def export():
+    """The queue as CSV, without owners' personal data; formulas neutralised."""
+    filters = parse_queue_args(request.args, allow_empty=True)
+    _total, cases = list_cases(
+        get_session(), now=utcnow(), status=filters.status, country=filters.country,
+        brand=filters.brand, shop_ids=[filters.shop_id] if filters.shop_id else None,
+        q=filters.q, breached=filters.breached, limit=100_000, offset=0)
+    rows = [[c["reference"], c["status"], c["priority"], c["brand"], c["model"],
+             c["model_year"], c["country"], c["service"],
+             c["shop"]["name"] if c["shop"] else "", c["assignee"] or "", c["created_at"],
+             c["sla_due"], c["sla_breached"], c["resolved_at"] or "", c["closed_at"] or ""]
+            for c in cases]
+    return Response(to_csv(EXPORT_COLUMNS, rows), mimetype="text/csv",
+                    headers={"Content-Disposition": 'attachment; filename="cases.csv"'})
+
+
+def _apply(action, success: str) -> None:
+    """Run a service call; a refusal becomes a flashed message (the request rolls back)."""
+    try:
+        action()
+    except PortalError as exc:
+        g.rollback_only = True
+        flash(str(exc.message or exc.default_message), "error")
+    else:
+        flash(success, "success")
+
+
+def _flash_form_errors(form) -> None:
+    for name, errors in form.errors.items():
+        label = getattr(form, name).label.text if hasattr(form, name) else name
+        for error in errors:
+            flash(f"{label}: {error}", "error")
+
+
+def _change_form(session, row: Case, doc: dict, bulletins: list[dict]) -> CaseChangeForm:
+    form = CaseChangeForm(formdata=None, version=row.version, status=row.status,
+                          priority=row.priority, shop_id=row.shop_id,
+                          assignee=doc["assignee"] or "-",
+                          bulletin_codes=doc["bulletin_codes"])
+    _fill_change_choices(session, row, form,
+                         bulletin_codes=[b["code"] for b in bulletins] + doc["bulletin_codes"])
+    return form
+
+
+def _fill_change_choices(session, row: Case, form: CaseChangeForm,
+                         bulletin_codes: list[str] | None) -> None:
+    from ..vocabulary import CASE_PRIORITIES, CASE_STATUSES, label
+
+    statuses = [row.status, *sorted(TRANSITIONS.get(row.status, ()))]
+    form.status.choices = [(s, label(CASE_STATUSES, s)) for s in statuses]
+    form.priority.choices = [(p, label(CASE_PRIORITIES, p)) for p in CASE_PRIORITIES]
+    staff = session.exec(select(User.email).where(User.role.in_(("staff", "admin")))
+                         .order_by(User.email)).all()
+    form.assignee.choices = [("-", _("Nobody")), *[(e, e) for e in staff]]
+    if bulletin_codes is None:  # a submitted form: any code, checked by the service
+        form.bulletin_codes.choices = [(c, c) for c in request.form.getlist("bulletin_codes")]
+    else:
+        form.bulletin_codes.choices = [(c, c) for c in dict.fromkeys(bulletin_codes)]
+
+
+def _centre(row: Case) -> tuple[float, float] | None:
+    if row.lat is not None and row.lon is not None:
+        return row.lat, row.lon
+    if row.shop_id:
+        shop = get_session().get(Shop, row.shop_id)
+        return (shop.lat, shop.lon) if shop else None
+    return None
+
+
+def _suggested_shops(row: Case) -> list[dict]:
+    """The nearest shops that do the case's service for its brand, best match first."""
+    centre = _centre(row)
+    if centre is None:
+        return []
+    from ..catalog.models import Brand, Service
+
+    session = get_session()
+    service = session.scalar(select(Service.slug).where(Service.id == row.service_id))
+    brand = session.scalar(select(Brand.slug).where(Brand.id == row.brand_id)) \
+        if row.brand_id else None
+    params = SearchParams(lat=centre[0], lon=centre[1], radius_km=SUGGESTION_RADIUS_KM,
+                          limit=5, brand=brand, services=[service], sort="best")
+    return run_search(params)["results"]
+
+
+def _part_availability(row: Case) -> tuple[str | None, list[dict] | None]:
+    raw = (request.args.get("part") or "").strip()
+    if not raw:
+        return None, None
+    try:
+        number = check_part_number(raw)
+    except ValueError as exc:
+        flash(str(exc), "error")
+        return raw, None
+    centre = _centre(row)
+    if centre is None:
+        flash(_("The case has no place, so parts cannot be looked up nearby."), "error")
+        return number, None
+    params = SearchParams(lat=centre[0], lon=centre[1], radius_km=SUGGESTION_RADIUS_KM,
+                          limit=10, parts=[number])
+    try:
+        return number, run_search(params)["results"]
+    except PortalError as exc:
+        flash(str(exc.message or exc.default_message), "error")
+        return number, None

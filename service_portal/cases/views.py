@@ -1,0 +1,110 @@
+"""Owner pages of cases: ask for help (with consent), the confirmation, the status page.
+
+The status is looked up by reference and email sent in a POST body, so neither ends up in
+an address bar, a history or a log."""
+
+from __future__ import annotations
+
+from flask import Blueprint, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from pydantic import ValidationError
+from sqlmodel import select
+
+from ..catalog.models import Brand, Service, VehicleModel
+from ..db import get_session
+from ..errors import PortalError
+from ..i18n import country_choices
+from ..jsonbody import error_message
+from ..security import limiter
+from ..vocabulary import SERVICES, label
+from .api import case_limit, create_case, lookup_limit
+from .forms import CaseLookupForm, RequestHelpForm
+from .queries import owner_case, public_case_document
+from .schemas import CaseRequest
+
+bp = Blueprint("cases", __name__)
+_SENT = "case_sent"
+
+
+def _not_posting() -> bool:
+    return request.method != "POST"
+
+
+@bp.before_request
+def _personal_data() -> None:
+    g.personal_data = True
+
+
+@bp.route("/help", methods=["GET", "POST"])
+@limiter.shared_limit(case_limit, scope="case-create", exempt_when=_not_posting)
+def request_help():
+    form = RequestHelpForm()
+    _fill_choices(form)
+    if request.method == "GET" and request.args.get("shop", "").isdigit():
+        form.shop_id.data = request.args["shop"]
+    if form.validate_on_submit() and _submit(form):
+        return redirect(url_for("cases.sent"))
+    status = 422 if form.errors else 200
+    return render_template("cases/request.html", form=form), status
+
+
+@bp.get("/help/sent")
+def sent():
+    reference = session.pop(_SENT, None)
+    if reference is None:
+        return redirect(url_for("cases.request_help"))
+    return render_template("cases/sent.html", reference=reference)
+
+
+@bp.route("/cases/status", methods=["GET", "POST"])
+@limiter.shared_limit(lookup_limit, scope="case-lookup", exempt_when=_not_posting)
+def status():
+    form = CaseLookupForm()
+    case = None
+    if form.validate_on_submit():
+        db = get_session()
+        try:
+            case = public_case_document(db, owner_case(db, form.reference.data, form.email.data))
+        except PortalError as exc:
+            form.reference.errors = [exc.message]
+    code = 404 if form.reference.errors and request.method == "POST" else 200
+    return render_template("cases/status.html", form=form, case=case), code
+
+
+def _submit(form: RequestHelpForm) -> bool:
+    """Open the case; on refusal put each message on its field and return False."""
+    raw = {name: getattr(form, name).data for name in (
+        "name", "email", "phone", "vin", "model", "year", "country", "place", "service",
+        "description")}
+    raw["shop_id"] = int(form.shop_id.data) if (form.shop_id.data or "").isdigit() else None
+    raw["consent"] = bool(form.consent.data)
+    try:
+        case = create_case(CaseRequest.model_validate(
+            {k: v for k, v in raw.items() if v not in (None, "")}))
+    except ValidationError as exc:
+        for err in exc.errors():
+            name = str(err["loc"][0]) if err["loc"] else "description"
+            target = getattr(form, name, form.description)
+            message = (_("Please agree, so that we can handle your request.")
+                       if name == "consent" else error_message(err))
+            target.errors = [*target.errors, message]
+        return False
+    except PortalError as exc:
+        target = getattr(form, exc.field or "description", form.description)
+        target.errors = [*target.errors, exc.message or str(exc)]
+        return False
+    session[_SENT] = case.reference
+    return True
+
+
+def _fill_choices(form: RequestHelpForm) -> None:
+    db = get_session()
+    models: dict[str, list[tuple[str, str]]] = {}
+    for brand, slug, name in db.exec(select(Brand.name, VehicleModel.slug, VehicleModel.name)
+                                     .join(Brand, Brand.id == VehicleModel.brand_id)
+                                     .order_by(Brand.name, VehicleModel.name)):
+        models.setdefault(brand, []).append((slug, name))
+    form.model.choices = {"": [("", "—")], **models}
+    form.service.choices = [(slug, label(SERVICES, slug)) for slug in
+                            db.exec(select(Service.slug).order_by(Service.id))]
+    form.country.choices = [("", "—"), *country_choices()]
