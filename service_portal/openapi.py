@@ -205,12 +205,15 @@ def _write_responses(ok_status: int, ok_schema: dict, *codes: int) -> dict:
         "application/json": {"schema": ok_schema}}}}
     descriptions = {400: "Unknown query parameter, or a body that is not JSON, too large or "
                          "nested too deeply", 401: "No or an unknown token",
-                    403: "The token's user is not staff or an admin", 404: "No such bulletin",
-                    409: "A bulletin with this code exists already (use PUT)",
+                    403: "The token's user is not staff or an admin",
+                    404: "No such bulletin or case",
+                    409: "A bulletin with this code exists already (use PUT), or the case "
+                         "changed since `version`",
                     413: "Request larger than MAX_UPLOAD_MB",
                     415: "Content-Type is not application/json",
-                    422: "Invalid fields (every one in details), an unknown brand or a model "
-                         "of another brand", 429: "Too many failed token attempts"}
+                    422: "Invalid fields (every one in details), an unknown brand, model, "
+                         "service, shop or place, or a move the case rules do not allow",
+                    429: "Too many failed token attempts, or too many new cases"}
     for code in sorted({400, 401, 403, 413, 415, 422, 429, *codes}):
         out[str(code)] = {"description": descriptions[code],
                           "content": {"application/json": {"schema": ERROR}}}
@@ -332,6 +335,12 @@ def spec() -> dict:
             "description": "An API token of a staff or admin user (`service-portal "
                            "create-token`)."}},
         "schemas": {**components, "BulletinIn": body}}
+    from .cases.openapi import case_paths
+
+    paths, schemas = case_paths(param=_param, responses=_responses,
+                                write_responses=_write_responses, lang=LANG, error=ERROR)
+    doc["paths"].update(paths)
+    doc["components"]["schemas"].update(schemas)
     return doc
 
 

@@ -36,7 +36,9 @@ def seeded_app(_schema_template, tmp_path_factory):
         path = tmp_path_factory.mktemp("openapi") / "portal.db"
         shutil.copyfile(_schema_template, path)
         url = f"sqlite:///{path}"
-    app = create_app({"DATABASE_URL": url, "TESTING": True, "SEARCH_RATE_LIMIT": "100000/minute"})
+    app = create_app({"DATABASE_URL": url, "TESTING": True, "SEARCH_RATE_LIMIT": "100000/minute",
+                      "CASE_RATE_LIMIT": "100000/minute",
+                      "CASE_LOOKUP_RATE_LIMIT": "100000/minute"})
     with app.app_context():
         limiter.reset()
         with session_scope(app.extensions["service_portal.engine"]) as session:
@@ -70,7 +72,8 @@ def test_api_conforms_to_its_openapi_description(seeded_app, mode):
             # Writes are staff-only: send a staff token, so that bodies reach validation and
             # the service instead of all stopping at 401; but keep an Authorization header
             # that invalid data broke on purpose.
-            headers = staff if case.operation.method.upper() in ("POST", "PUT") else {}
+            headers = staff if case.operation.method.upper() in ("POST", "PUT", "PATCH") \
+                or case.operation.path == "/api/v1/cases" else {}
             generated = case.headers or {}
             case.headers = ({**headers, **generated} if mode is GenerationMode.NEGATIVE
                             else {**generated, **headers})
@@ -117,3 +120,34 @@ def test_write_operations_declare_the_bearer_scheme(client):
         operation = spec["paths"][path][method]
         assert operation["security"] == [{"bearerAuth": []}]
         assert {"401", "403", "415", "422"} <= set(operation["responses"])
+
+
+def test_case_routes_conform_to_their_description(seeded_app):
+    """A real case through its description: opened, read by staff and owner, changed."""
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", seeded_app)
+    staff = {"Authorization": f"Bearer {seeded_app.config['TEST_STAFF_TOKEN']}"}
+    request = {"name": "Open API", "email": "openapi@owner.example", "model": "byd-seal",
+               "country": "DE", "service": "hv-battery", "consent": True,
+               "description": "Checking the description against the app."}
+    opened = schema["/api/v1/cases"]["POST"].Case(body=request)
+    response = opened.call()
+    assert response.status_code == 201
+    opened.validate_response(response)
+    reference = response.json()["reference"]
+    path = {"reference": reference}
+    for case in (schema["/api/v1/cases/{reference}"]["GET"].Case(path_parameters=path,
+                                                                  headers=staff),
+                 schema["/api/v1/cases/{reference}"]["GET"].Case(
+                     path_parameters=path, query={"email": "openapi@owner.example"}),
+                 schema["/api/v1/cases/{reference}"]["PATCH"].Case(
+                     path_parameters=path, headers=staff,
+                     body={"version": 1, "status": "triaged"}),
+                 schema["/api/v1/cases"]["GET"].Case(headers=staff, query={"status": "triaged"})):
+        response = case.call()
+        assert response.status_code == 200, response.text
+        case.validate_response(response)
+    stale = schema["/api/v1/cases/{reference}"]["PATCH"].Case(
+        path_parameters=path, headers=staff, body={"version": 1, "priority": "high"})
+    response = stale.call()
+    assert response.status_code == 409
+    stale.validate_response(response)

@@ -23,7 +23,7 @@ class CaseRequest(BaseModel):
     """An owner's request for help. `phone` is checked for `country` and kept in E.164;
     `vin` or `model` says which car; `consent` must be true."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True)
 
     name: str = Field(min_length=1, max_length=200)
     email: str = Field(min_length=3, max_length=254)
@@ -70,7 +70,7 @@ class CaseRequest(BaseModel):
 class CasePatch(BaseModel):
     """A staff change: any of the fields, with the `version` the change was based on."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True)
 
     version: int = Field(ge=1, le=2**31 - 1)
     status: Literal[CASE_STATUSES] | None = None  # type: ignore[valid-type]
@@ -84,7 +84,7 @@ class CasePatch(BaseModel):
 class NoteIn(BaseModel):
     """A note on a case: `internal` ones are for staff and shops, never shown to the owner."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True)
 
     body: str = Field(min_length=1, max_length=5000)
     internal: bool = False
@@ -98,7 +98,7 @@ class NoteIn(BaseModel):
 class PrivacyRequest(BaseModel):
     """Whose data to export or erase: the owner's email (sent in a body, never a URL)."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True)
 
     email: str = Field(min_length=3, max_length=254)
 
