@@ -12,7 +12,7 @@ from werkzeug.datastructures import MultiDict
 
 from .. import fields
 from ..catalog.models import Brand, VehicleModel
-from ..catalog.vin import ModelRow, VinInfo, decode_vin
+from ..catalog.queries import decode_known_vin
 from ..db import get_session
 from ..errors import BadParameter, Invalid, NotFound
 from ..params import refuse_unknown, single
@@ -37,55 +37,42 @@ class Vehicle:
 @bp.get("/vin/<vin>")
 def vin(vin: str):
     refuse_unknown(request.args, ())
-    return jsonify(_decode(vin, get_session()).to_dict())
+    return jsonify(decode_known_vin(get_session(), vin).to_dict())
 
 
 @bp.get("/bulletins")
 def bulletins():
     refuse_unknown(request.args, BULLETIN_PARAMS)
     session = get_session()
-    vehicle = _vehicle(session, request.args)
-    country = _country(single(request.args, "country"))
+    vehicle = vehicle_from_args(session, request.args)
+    country = market_country(single(request.args, "country"))
     kind = single(request.args, "kind")
     if kind is not None and kind not in BULLETIN_KINDS:
         raise BadParameter(_("Must be one of %(options)s: %(value)s",
                              options=", ".join(BULLETIN_KINDS), value=kind), field="kind")
     return jsonify({"results": applicable_bulletins(
         session, brand_id=vehicle.brand_id, model_id=vehicle.model_id, year=vehicle.year,
-        country=country, kind=kind, locale=_text_locale())})
+        country=country, kind=kind, locale=text_locale())})
 
 
 @bp.get("/bulletins/<code>")
 def bulletin(code: str):
     refuse_unknown(request.args, ())
-    doc = bulletin_detail(get_session(), code.strip().upper(), _text_locale())
+    doc = bulletin_detail(get_session(), code.strip().upper(), text_locale())
     if doc is None:
         raise NotFound(_("There is no bulletin %(code)s.", code=code[:40]))
     return jsonify(doc)
 
 
-def _text_locale() -> str:
+def text_locale() -> str:
     # The locale selector already put `lang=` first, then the cookie and Accept-Language,
     # each mapped onto the catalog locales.
     return str(get_locale() or "en")
 
 
-def _catalog_models(session: Session) -> list[ModelRow]:
-    return [ModelRow(brand=brand, model=model, year_from=year_from, year_to=year_to)
-            for model, brand, year_from, year_to in session.exec(
-                select(VehicleModel.slug, Brand.slug, VehicleModel.year_from,
-                       VehicleModel.year_to).join(Brand, Brand.id == VehicleModel.brand_id))]
 
 
-def _decode(text: str, session: Session) -> VinInfo:
-    info = decode_vin(text, _catalog_models(session))
-    if not info.valid:
-        raise Invalid(_("Not a VIN: 17 letters and digits, without I, O and Q."),
-                      code="invalid_vin", field="vin")
-    return info
-
-
-def _vehicle(session: Session, args: MultiDict) -> Vehicle:
+def vehicle_from_args(session: Session, args: MultiDict) -> Vehicle:
     """Brand, model and year from the parameters; a VIN stands for all three where it knows
     them, and must agree with any of them also given."""
     brand, model = _slug(args, "brand"), _slug(args, "model")
@@ -95,7 +82,7 @@ def _vehicle(session: Session, args: MultiDict) -> Vehicle:
                            code="missing_vehicle", field="brand")
     source = {"brand": "brand", "model": "model"}
     if vin_text:
-        info = _decode(vin_text, session)
+        info = decode_known_vin(session, vin_text)
         if info.brand is None and not (brand or model):
             raise Invalid(_("The brand of this VIN is not known; give the brand or model."),
                           code="unknown_brand", field="vin")
@@ -146,7 +133,7 @@ def _year(value: str | None) -> int | None:
     return int(value)
 
 
-def _country(value: str | None) -> str | None:
+def market_country(value: str | None) -> str | None:
     if value is None:
         return None
     try:

@@ -6,23 +6,23 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-import pycountry
 from babel import Locale
 from flask import Blueprint, current_app, g, render_template, request
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlmodel import Session
 from werkzeug.datastructures import MultiDict
 
 from .. import vocabulary
 from ..catalog.models import Brand, VehicleModel
+from ..catalog.queries import decode_known_vin
 from ..db import get_session
 from ..errors import BadParameter, NotFound, PortalError
+from ..i18n import country_choices
 from ..params import single
 from ..security import limiter
 from ..shops.api import run_search
 from ..shops.search_params import SearchParams
-from .api import _country, _decode, _text_locale, _vehicle
+from .api import market_country, text_locale, vehicle_from_args
 from .forms import KIND_LABELS, SEVERITY_LABELS
 from .queries import applicable_bulletins, bulletin_detail, catalog_choices
 
@@ -53,7 +53,7 @@ def vehicle():
     session = get_session()
     g.personal_data = "vin" in request.args  # a VIN is personal: never cached
     page: dict[str, Any] = {"values": {}, "choices": catalog_choices(session),
-                            "countries": _country_names()}
+                            "countries": dict(country_choices())}
     status = 200
     try:
         values = page["values"] = _given(request.args)
@@ -70,13 +70,13 @@ def vehicle():
 @bp.get("/bulletins/<code>")
 def bulletin(code: str):
     session = get_session()
-    doc = bulletin_detail(session, code.strip().upper()[:40], _text_locale())
+    doc = bulletin_detail(session, code.strip().upper()[:40], text_locale())
     if doc is None:
         raise NotFound(_("There is no bulletin %(code)s.", code=code[:40]))
     _prepare(doc)
     names = {m.slug: f"{brand.name} {m.name}" for brand, models in catalog_choices(session)
              for m in models}
-    countries = _country_names()
+    countries = dict(country_choices())
     return render_template("bulletins/bulletin.html", doc=doc,
                            models=[names.get(slug, slug) for slug in doc["models"]],
                            countries=[countries.get(c, c) for c in doc["countries"]])
@@ -95,12 +95,12 @@ def _given(args: MultiDict) -> dict[str, str]:
 def _describe(session: Session, values: dict[str, str], page: dict[str, Any]) -> int:
     """Fill `page` with the vehicle, its bulletins and, given a place, the shops; returns
     the status (a bad place still shows the bulletins, with the place marked)."""
-    info = _decode(values["vin"], session) if "vin" in values else None
-    found = _vehicle(session, MultiDict({k: v for k, v in values.items()
+    info = decode_known_vin(session, values["vin"]) if "vin" in values else None
+    found = vehicle_from_args(session, MultiDict({k: v for k, v in values.items()
                                          if k in ("vin", "brand", "model", "year")}))
-    country = _country(values.get("country"))
+    country = market_country(values.get("country"))
     docs = applicable_bulletins(session, brand_id=found.brand_id, model_id=found.model_id,
-                                year=found.year, country=country, locale=_text_locale())
+                                year=found.year, country=country, locale=text_locale())
     for doc in docs:
         _prepare(doc)
     brand = session.get(Brand, found.brand_id)
@@ -129,10 +129,3 @@ def _prepare(doc: dict[str, Any]) -> None:
     doc["text_lang"] = lang.replace("_", "-")
     doc["text_dir"] = Locale.parse(lang).text_direction
 
-
-def _country_names() -> dict[str, str]:
-    """ISO alpha-2 code -> the country's name in the reader's language, by name."""
-    territories = (get_locale() or Locale("en")).territories
-    names = {code: name for code, name in territories.items()
-             if len(code) == 2 and pycountry.countries.get(alpha_2=code) is not None}
-    return dict(sorted(names.items(), key=lambda item: item[1]))

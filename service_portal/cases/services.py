@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 
 from ..bulletins.models import Bulletin
 from ..catalog.models import Brand, Service, VehicleModel
-from ..catalog.vin import ModelRow, decode_vin
+from ..catalog.queries import decode_known_vin
 from ..db import utcnow
 from ..errors import Conflict, Invalid
 from ..fields import phone_e164
@@ -175,14 +175,7 @@ def _vehicle(session: Session, data: CaseRequest) -> tuple[int | None, int | Non
     brand_slug = model_slug = vin = None
     year = data.year
     if data.vin:
-        models = [ModelRow(brand=b, model=m, year_from=f, year_to=t) for m, b, f, t in
-                  session.exec(select(VehicleModel.slug, Brand.slug, VehicleModel.year_from,
-                                      VehicleModel.year_to)
-                               .join(Brand, Brand.id == VehicleModel.brand_id))]
-        info = decode_vin(data.vin, models)
-        if not info.valid:
-            raise Invalid(_("Not a VIN: 17 letters and digits, without I, O and Q."),
-                          code="invalid_vin", field="vin")
+        info = decode_known_vin(session, data.vin)
         vin, brand_slug, model_slug = info.vin, info.brand, info.model
         year = year or info.model_year
     if data.model:
