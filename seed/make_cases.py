@@ -1,13 +1,13 @@
 """Generate seed/cases.json deterministically: fictional owners' cases at seeded shops.
 
-Each case lists the moves staff and shops made and the notes they wrote, as hours after
-the request; `service-portal seed` replays them through the case services, so the demo
-history, SLA clock and dashboard are what the real rules produce."""
+Each case lists when it came in (days before the seed runs) and the moves staff and shops
+made and the notes they wrote, as hours after the request; `service-portal seed` replays
+them through the case services, so the demo history, SLA clock and dashboard are what the
+real rules produce, and the demo queue is always a current one."""
 
 import csv
 import json
 import random
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 SEED = Path(__file__).resolve().parent
@@ -43,7 +43,6 @@ def main() -> None:
     rng = random.Random(2026)
     shops = [row for row in csv.DictReader((SEED / "shops.csv").open(encoding="utf-8"))]
     models = [row for row in csv.DictReader((SEED / "models.csv").open(encoding="utf-8"))]
-    start = datetime(2026, 8, 31, 8, 0, tzinfo=UTC)
     cases = []
     for number in range(1, 61):
         shop = rng.choice([s for s in shops if s["brands"]])
@@ -52,8 +51,12 @@ def main() -> None:
         model = rng.choice(fitting)
         services = [s for s in shop["services"].split(";") if s in PROBLEMS] or ["maintenance"]
         service = rng.choice(services)
-        created = start + timedelta(hours=rng.randrange(0, 11 * 7 * 24))
         path = PATHS[number % len(PATHS)] if number < 55 else PATHS[-3 + number % 3]
+        last_hours = max([hours for _status, hours in path] + [0]) + 2
+        if path and path[-1][0] in ("resolved", "closed"):  # finished: spread over 12 weeks
+            days_ago = rng.uniform(last_hours / 24 + 1, 84)
+        else:  # still open: recent, so the demo queue looks like a live one
+            days_ago = last_hours / 24 + rng.uniform(0.05, 2.5)
         steps = []
         for status, hours in path:
             step = {"after_hours": hours, "status": status}
@@ -71,8 +74,8 @@ def main() -> None:
         first = FIRST[number % len(FIRST)]
         code = "".join(rng.choice(ALPHABET) for _ in range(8))
         cases.append({
-            "reference": f"SP-{created.year}-{code}",
-            "created": created.isoformat(),
+            "reference": f"SP-2026-{code}",
+            "days_ago": round(days_ago, 3),
             "name": f"{first} {LAST[number % len(LAST)]}",
             "email": f"{first.lower()}.{number}@owner.example",
             "model": model["slug"],

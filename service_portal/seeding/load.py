@@ -91,12 +91,13 @@ def _load_bulletins(session: Session, path: Path) -> dict[str, int]:
 def _load_cases(session: Session, path: Path) -> dict[str, int]:
     """Replay the demo cases through the case services (skipping those already there), so
     their history and SLA clock follow the real rules."""
-    from datetime import datetime, timedelta
+    from datetime import timedelta
 
     from ..cases.models import Case
     from ..cases.schemas import CasePatch, CaseRequest, NoteIn
     from ..cases.services import add_note, change_case, open_case
     from ..cases.workflow import DEFAULT_SLA_HOURS
+    from ..db import utcnow
     from ..shops.models import Shop
 
     if not path.exists():
@@ -104,10 +105,11 @@ def _load_cases(session: Session, path: Path) -> dict[str, int]:
     have = set(session.exec(select(Case.reference)).all())
     staff = session.exec(select(User).where(User.email == STAFF_EMAIL)).one()
     created = 0
+    now = utcnow()
     for raw in json.loads(path.read_text(encoding="utf-8")):
         if raw["reference"] in have:
             continue
-        start = datetime.fromisoformat(raw["created"])
+        start = now - timedelta(days=raw["days_ago"])
         request = CaseRequest.model_validate({
             "name": raw["name"], "email": raw["email"], "model": raw["model"],
             "year": raw["year"], "country": raw["country"], "service": raw["service"],
@@ -127,6 +129,8 @@ def _load_cases(session: Session, path: Path) -> dict[str, int]:
             values = {"version": case.version, "status": item["status"]}
             if "priority" in item:
                 values["priority"] = item["priority"]
+            if item["status"] == "assigned":
+                values["assignee"] = staff.email
             if "shop" in item:
                 values["shop_id"] = session.exec(select(Shop.id).where(
                     Shop.external_id == item["shop"])).one()
