@@ -24,7 +24,8 @@ def _pybabel(*args: str) -> str:
 
 def extract_catalog(target: Path = POT) -> str:
     """Write the template catalog from Python code and Jinja templates."""
-    return _pybabel("extract", "-F", str(BABEL_CFG), "-k", "_l", "--no-location",
+    return _pybabel("extract", "-F", str(BABEL_CFG), "-k", "_l", "-k", "lazy_pgettext:1c,2",
+                    "--no-location",
                     "--sort-output", "--project", "service-portal",
                     "-o", str(target), str(PROJECT_ROOT / "service_portal"))
 

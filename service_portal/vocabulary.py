@@ -7,6 +7,7 @@ language. Each is a lazy string, so the reader's locale applies when it is rende
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 
 SERVICES = {
     "maintenance": _l("Maintenance and inspection"),
@@ -54,6 +55,19 @@ MATCH_REASONS = {
     "hv_qualified": _l("Qualified for high-voltage work"),
 }
 
+BULLETIN_KINDS = {
+    "recall": _l("Recall"),
+    "tsb": _l("Technical service bulletin"),
+    "software": _l("Software update"),
+}
+
+SEVERITIES = {
+    "low": _l("Low"),
+    "medium": _l("Medium"),
+    "high": _l("High"),
+    "critical": _l("Critical"),
+}
+
 #: Case statuses (CONTRACT section 6) as owners, shops and staff read them.
 CASE_STATUSES = {
     "new": _l("New"),
@@ -62,7 +76,7 @@ CASE_STATUSES = {
     "in_repair": _l("In repair"),
     "waiting_parts": _l("Waiting for parts"),
     "resolved": _l("Resolved"),
-    "closed": _l("Closed"),
+    "closed": lazy_pgettext("case status", "Closed"),
     "reopened": _l("Reopened"),
 }
 

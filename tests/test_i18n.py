@@ -137,3 +137,46 @@ def test_prices_follow_the_reader_and_keep_their_currency():
 
     assert format_money(49.9, "EUR", Locale.parse("de")) == "49,90\xa0€"
     assert format_money(49.9, "EUR", Locale.parse("en")) == "€49.90"
+
+
+@pytest.fixture
+def pages_world(make, client):
+    from tests.test_cases_api import open_case
+    from tests.test_dealer_pages import PASSWORD
+
+    byd = make.brand("byd")
+    make.model(byd, "byd-atto-3", year_from=2022)
+    service = make.service("hv-battery")
+    shop = make.shop(make.org(), brands=[(byd, "authorized")], services=[service],
+                     lat=50.11, lon=8.68)
+    make.user("staff", email="i18n-staff@portal.example", password=PASSWORD)
+    return {"shop": shop, "reference": open_case(client)}
+
+
+def _labels(html: str) -> list[str]:
+    """The page's headings and labels: words of the portal, not of the data."""
+    import re
+
+    main = re.search(r"<main[^>]*>(.*)</main>", html, re.S).group(1)
+    return re.findall(r"<(?:h2|h3|label|th|legend|button)\b[^>]*>([^<]+)<", main)
+
+
+@pytest.mark.parametrize("locale", [loc for loc in SUPPORTED_LOCALES if loc != "en"])
+def test_owner_and_staff_pages_speak_the_readers_language(app, client, pages_world, locale):
+    from tests.test_dealer_pages import sign_in
+
+    owner = ["/?lat=50.11&lon=8.68", f"/shops/{pages_world['shop'].id}",
+             "/vehicle?model=byd-atto-3&year=2023", "/help", "/cases/status"]
+    staff_client = app.test_client()
+    sign_in(staff_client, "i18n-staff@portal.example")
+    staff = ["/staff/cases", f"/staff/cases/{pages_world['reference']}", "/staff/dashboard",
+             "/staff/privacy", "/staff/audit", "/staff/bulletins"]
+    for who, paths in ((client, owner), (staff_client, staff)):
+        for path in paths:
+            glue = "&" if "?" in path else "?"
+            english = who.get(f"{path}{glue}lang=en")
+            translated = who.get(f"{path}{glue}lang={locale}")
+            assert english.status_code == translated.status_code == 200, path
+            words = set(_labels(english.text))
+            same = set(_labels(translated.text)) & words  # cognates: Status, Model, ...
+            assert words and len(same) <= len(words) / 3, (path, locale, same)

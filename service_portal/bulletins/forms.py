@@ -25,14 +25,12 @@ from wtforms import (
 from wtforms.validators import InputRequired, Optional
 
 from ..config import SUPPORTED_LOCALES
+from ..vocabulary import BULLETIN_KINDS as BULLETIN_KINDS_LABELS
+from ..vocabulary import SEVERITIES as SEVERITY_LABELS
 from .models import BULLETIN_KINDS, SEVERITIES
 from .schemas import BulletinIn
 
 #: Readers' names for the codes of a bulletin.
-KIND_LABELS = {"recall": _l("Recall"), "tsb": _l("Technical service bulletin"),
-               "software": _l("Software update")}
-SEVERITY_LABELS = {"low": _l("Low"), "medium": _l("Medium"), "high": _l("High"),
-                   "critical": _l("Critical")}
 TEXT_PARTS = ("title", "summary", "body")
 
 
@@ -64,7 +62,7 @@ class BulletinForm(FlaskForm):
     code = StringField(_l("Code"), filters=[lambda v: v.strip().upper() if v else v],
                        render_kw={"autocapitalize": "characters", "spellcheck": "false"})
     kind = SelectField(_l("Kind"),
-                       choices=[SelectChoice(k, KIND_LABELS[k]) for k in BULLETIN_KINDS])
+                       choices=[SelectChoice(k, BULLETIN_KINDS_LABELS[k]) for k in BULLETIN_KINDS])
     brand = SelectField(_l("Brand"))
     models = SelectMultipleField(_l("Models (none chosen: every model of the brand)"),
                                  render_kw={"size": 8})

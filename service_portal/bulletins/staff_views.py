@@ -12,12 +12,13 @@ from flask_login import current_user
 from sqlmodel import Session, select
 from wtforms import SelectChoice
 
+from .. import vocabulary
 from ..audit.services import record
 from ..db import get_session
 from ..errors import PortalError
 from ..i18n import language_choices
 from ..security import role_required
-from .forms import KIND_LABELS, BulletinForm
+from .forms import BulletinForm
 from .models import BULLETIN_KINDS, Bulletin
 from .queries import bulletin_source, catalog_choices, render_markdown, staff_bulletins
 from .services import upsert_bulletin
@@ -35,7 +36,7 @@ def index():
     kind = request.args.get("kind") if request.args.get("kind") in BULLETIN_KINDS else None
     return render_template("staff/bulletins_list.html",
                            rows=staff_bulletins(session, brand=brand, kind=kind),
-                           brands=brands, kinds=KIND_LABELS, brand=brand, kind=kind)
+                           brands=brands, kinds=vocabulary.BULLETIN_KINDS, brand=brand, kind=kind)
 
 
 @bp.route("/bulletins/new", methods=["GET", "POST"])

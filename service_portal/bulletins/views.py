@@ -23,7 +23,6 @@ from ..security import limiter
 from ..shops.api import run_search
 from ..shops.search_params import SearchParams
 from .api import market_country, text_locale, vehicle_from_args
-from .forms import KIND_LABELS, SEVERITY_LABELS
 from .queries import applicable_bulletins, bulletin_detail, catalog_choices
 
 bp = Blueprint("bulletins", __name__)
@@ -40,7 +39,8 @@ SHOP_LIMIT = 5
 @bp.app_template_global()
 def bulletin_label(table: str, code: str) -> str:
     """The reader's name for a bulletin kind or severity code."""
-    return vocabulary.label(KIND_LABELS if table == "kind" else SEVERITY_LABELS, code)
+    return vocabulary.label(vocabulary.BULLETIN_KINDS if table == "kind" else vocabulary.SEVERITIES,
+                            code)
 
 
 def _search_limit() -> str:

@@ -23,6 +23,7 @@ from ..errors import Conflict, Invalid
 from ..fields import phone_e164
 from ..shops.models import Shop
 from ..users.models import User
+from ..vocabulary import CASE_STATUSES, label
 from . import workflow
 from .models import Case, CaseBulletin, CaseEvent
 from .schemas import CasePatch, CaseRequest, NoteIn
@@ -219,7 +220,8 @@ def _check_move(current: str, target: str, allowed_targets: frozenset[str] | Non
     if not workflow.can_move(current, target) or (
             allowed_targets is not None and target not in allowed_targets):
         raise Invalid(_("A case cannot move from %(current)s to %(target)s.",
-                        current=current, target=target),
+                        current=label(CASE_STATUSES, current),
+                        target=label(CASE_STATUSES, target)),
                       code="invalid_transition", field="status")
 
 
