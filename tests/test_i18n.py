@@ -39,6 +39,20 @@ def test_committed_template_is_current(tmp_path):
     assert ids(fresh) == ids(POT), "run: service-portal translations extract && ... update"
 
 
+def test_every_template_string_is_in_the_template_catalog():
+    """Each template is read on its own, so no folder can be skipped by the extraction."""
+    from babel.messages.extract import extract_from_file
+
+    with POT.open("rb") as handle:
+        known = {m.id if isinstance(m.id, str) else m.id[0] for m in read_po(handle) if m.id}
+    templates = sorted((ROOT / "service_portal" / "templates").rglob("*.html"))
+    assert any("_macros" in str(path) for path in templates)
+    found = {(path.name, message if isinstance(message, str) else message[0])
+               for path in templates
+               for _line, message, _comments, _context in extract_from_file("jinja2", path)}
+    assert {(name, m) for name, m in found if m not in known} == set()
+
+
 @pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
 def test_every_message_is_translated_and_not_fuzzy(locale):
     missing = [m.id for m in messages(locale) if m.fuzzy or not (
