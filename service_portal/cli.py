@@ -110,11 +110,12 @@ def _import(kind: str, path: Path, **options) -> None:
             click.echo(f"  {done[0]:,} rows checked", err=True)
 
         options["progress"] = report
-    with _context():
-        data = path.read_bytes()
+    with _context(), path.open("rb") as handle:
+        # The file streams through the import; `table` outlives `handle`, so its reader
+        # never closes the file behind the `with`.
+        table = _run(lambda: read_table(handle, path.name, max_rows=None))
         with session_scope(get_engine()) as session:
-            counts = _run(lambda: action(session, read_table(data, path.name, max_rows=None),
-                                         **options))
+            counts = _run(lambda: action(session, table, **options))
     click.echo(", ".join(f"{k}: {v}" for k, v in counts.items()))
 
 

@@ -206,3 +206,21 @@ def bulk_upsert_returning(connection: Connection, table: str, columns: tuple[str
         flat = tuple(value for row in part for value in row)
         out.extend(connection.exec_driver_sql(sql, flat).fetchall())
     return out
+
+
+def copy_rows(connection: Connection, table: str, columns: tuple[str, ...],
+              rows: list[tuple]) -> None:
+    """Append driver-ready tuples to `table` as fast as the driver allows: PostgreSQL's
+    `COPY ... FROM STDIN` (one stream, no statement per row), else `bulk_insert`."""
+    if not rows:
+        return
+    if connection.dialect.name != "postgresql":
+        bulk_insert(connection, table, columns, rows)
+        return
+    cursor = connection.connection.dbapi_connection.cursor()
+    try:
+        with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    finally:
+        cursor.close()
