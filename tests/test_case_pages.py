@@ -256,3 +256,15 @@ def test_dealer_sees_and_moves_only_their_shops_cases(app, client, world, sessio
     assert statuses == {own: "waiting_parts", foreign: "assigned"}
     notes = session.scalars(select(CaseEvent).where(CaseEvent.kind == "note")).all()
     assert [(n.body, n.internal) for n in notes] == [("Part arrives Tuesday.", False)]
+
+
+def test_a_note_with_control_characters_is_refused_on_the_page(app, client, world, session):
+    reference = open_case(client)
+    staff = staff_client(app)
+    token = csrf(staff.get(f"/staff/cases/{reference}").data)
+    response = staff.post(f"/staff/cases/{reference}/notes",
+                          data={"csrf_token": token, "body": "bad\x00note"},
+                          follow_redirects=True)
+    assert response.status_code == 200 and "Not a valid value." in response.text
+    session.rollback()
+    assert session.scalars(select(CaseEvent.kind)).all() == ["opened"]

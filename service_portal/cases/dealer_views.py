@@ -12,7 +12,6 @@ from flask_login import current_user
 from sqlmodel import select
 
 from ..db import get_session, utcnow
-from ..errors import PortalError
 from ..security import role_required
 from ..shops.models import Shop
 from ..vocabulary import CASE_STATUSES, label
@@ -21,6 +20,7 @@ from .models import Case
 from .queries import case_document, list_cases
 from .schemas import CasePatch, NoteIn
 from .services import add_note, change_case
+from .staff_views import apply_or_flash
 from .workflow import DEALER_TARGETS, TRANSITIONS
 
 bp = Blueprint("dealer_cases", __name__, url_prefix="/dealer")
@@ -75,7 +75,7 @@ def move(reference: str):
     form.priority.choices = form.assignee.choices = []
     if form.validate_on_submit() and form.status.data:
         user = current_user.user
-        _apply(lambda: change_case(
+        apply_or_flash(lambda: change_case(
             get_session(), row, CasePatch(version=_version(form), status=form.status.data),
             actor_id=user.id, actor_label=user.email,
             hours=current_app.config["CASE_SLA_HOURS"], allowed_targets=DEALER_TARGETS),
@@ -92,7 +92,7 @@ def note(reference: str):
     form = NoteForm()
     if form.validate_on_submit():
         user = current_user.user
-        _apply(lambda: add_note(get_session(), row, NoteIn(body=form.body.data,
+        apply_or_flash(lambda: add_note(get_session(), row, NoteIn(body=form.body.data,
                                                            internal=False),
                                 actor_id=user.id, actor_label=user.email),
                _("The note was added."))
@@ -108,13 +108,3 @@ def _moves(status: str) -> list[tuple[str, str]]:
 
 def _version(form) -> int:
     return int(form.version.data) if (form.version.data or "").isdigit() else 0
-
-
-def _apply(action, success: str) -> None:
-    try:
-        action()
-    except PortalError as exc:
-        g.rollback_only = True
-        flash(str(exc.message or exc.default_message), "error")
-    else:
-        flash(success, "success")

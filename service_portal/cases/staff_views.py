@@ -17,12 +17,14 @@ from flask import (
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
+from pydantic import ValidationError
 from sqlmodel import select
 
 from ..audit.services import record
 from ..bulletins.queries import applicable_bulletins
 from ..db import get_session, utcnow
 from ..errors import BadParameter, PortalError
+from ..jsonbody import error_message
 from ..parts.schemas import part_number as check_part_number
 from ..security import role_required
 from ..shops.api import run_search
@@ -101,7 +103,7 @@ def change(reference: str):
         if form.assignee.data == "-":
             values["assignee"] = None
         values["bulletin_codes"] = form.bulletin_codes.data or []
-        _apply(lambda: change_case(
+        apply_or_flash(lambda: change_case(
             session, row, CasePatch.model_validate(values), actor_id=current_user.user.id,
             actor_label=current_user.user.email, hours=current_app.config["CASE_SLA_HOURS"]),
             _("The case was saved."))
@@ -117,7 +119,7 @@ def note(reference: str):
     row = case_by_reference(session, reference)
     form = NoteForm()
     if form.validate_on_submit():
-        _apply(lambda: add_note(session, row, NoteIn(body=form.body.data,
+        apply_or_flash(lambda: add_note(session, row, NoteIn(body=form.body.data,
                                                      internal=form.internal.data),
                                 actor_id=current_user.user.id,
                                 actor_label=current_user.user.email),
@@ -170,13 +172,18 @@ def export():
                     headers={"Content-Disposition": 'attachment; filename="cases.csv"'})
 
 
-def _apply(action, success: str) -> None:
-    """Run a service call; a refusal becomes a flashed message (the request rolls back)."""
+def apply_or_flash(action, success: str) -> None:
+    """Run a service call (schema checks included); a refusal becomes a flashed message
+    and the request rolls back, so a page never half-applies a change."""
     try:
         action()
     except PortalError as exc:
         g.rollback_only = True
         flash(str(exc.message or exc.default_message), "error")
+    except ValidationError as exc:
+        g.rollback_only = True
+        for err in exc.errors():
+            flash(error_message(err), "error")
     else:
         flash(success, "success")
 
