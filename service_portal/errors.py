@@ -13,7 +13,7 @@ from flask import Flask, Response, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -125,6 +125,14 @@ def _http_payload(status: int, code: str | None = None, message: str | None = No
 
 
 def init_app(app: Flask) -> None:
+    @app.before_request
+    def _refuse_nul():
+        # No stored name or key holds a NUL, and PostgreSQL refuses one in any text value;
+        # an address carrying one names nothing here.
+        if "\x00" in request.path:
+            return render_error(404, _http_payload(404))
+        return None
+
     @app.errorhandler(PortalError)
     def _portal_error(exc: PortalError):
         return render_error(exc.status, exc.to_dict(), exc.headers)
@@ -156,6 +164,11 @@ def init_app(app: Flask) -> None:
         original = getattr(exc, "original_exception", None) or exc
         if isinstance(original, OperationalError) and _is_lock_timeout(original):
             return render_error(503, _http_payload(503), {"Retry-After": "1"})
+        if isinstance(original, DataError):
+            # A value the database cannot hold (the checks in front should have caught it):
+            # the request is at fault, and the transaction is rolled back all the same.
+            log.warning("database refused a value on %s %s", request.method, request.path)
+            return render_error(400, _http_payload(400))
         log.exception("unhandled error on %s %s", request.method, request.path)
         payload = {"error": {"code": "internal_error",
                              "message": _("Something went wrong on our side. Please try again."),
