@@ -63,8 +63,11 @@ def test_arabic_help_form_reads_right_to_left_at_360px(phone, live_server):
     assert no_sideways_scroll(phone)
 
 
-@pytest.mark.parametrize("path", ["/help", "/help?lang=ar", "/cases/status"])
-def test_case_pages_have_no_serious_accessibility_violations(browser, live_server, path):
+@pytest.mark.parametrize("path", ["/help", "/help?lang=ar", "/cases/status",
+                                  "/vehicle?model=byd-atto-3&year=2023&near=Frankfurt+am+Main",
+                                  "/vehicle?lang=ar", "/bulletins/BYD-R-2024-001"])
+def test_case_and_vehicle_pages_have_no_serious_accessibility_violations(browser, live_server,
+                                                                         path):
     assert _serious_violations(browser, f"{live_server}{path}") == []
 
 
