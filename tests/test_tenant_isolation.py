@@ -41,7 +41,8 @@ def world(make, client):
                           (2, {"status": "assigned", "shop_id": shops["beta"].id})):
         client.patch(f"/api/v1/cases/{reference}", json={"version": version, **body},
                      headers={"Authorization": f"Bearer {staff}"})
-    return {"alpha_shop": shops["alpha"], "beta_shop": shops["beta"], "beta_case": reference, "alpha_token": alpha_token}
+    return {"alpha_shop": shops["alpha"], "beta_shop": shops["beta"], "beta_case": reference,
+            "alpha_token": alpha_token}
 
 
 def dealer_rules(app) -> list:
