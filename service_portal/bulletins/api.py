@@ -12,7 +12,7 @@ from werkzeug.datastructures import MultiDict
 
 from .. import fields
 from ..catalog.models import Brand, VehicleModel
-from ..catalog.queries import decode_known_vin
+from ..catalog.queries import decode_known_vin, vin_mismatch
 from ..db import get_session
 from ..errors import BadParameter, Invalid, NotFound
 from ..params import refuse_unknown, single
@@ -89,8 +89,7 @@ def vehicle_from_args(session: Session, args: MultiDict) -> Vehicle:
         for name, given, decoded in (("brand", brand, info.brand), ("model", model, info.model),
                                      ("year", year, info.model_year)):
             if given is not None and decoded is not None and given != decoded:
-                raise Invalid(_("The %(name)s does not match the VIN.", name=name),
-                              code="vin_mismatch", field=name)
+                raise vin_mismatch(name)
         if brand is None and info.brand:
             brand, source["brand"] = info.brand, "vin"
         if model is None and info.model:

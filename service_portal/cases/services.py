@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 
 from ..bulletins.models import Bulletin
 from ..catalog.models import Brand, Service, VehicleModel
-from ..catalog.queries import decode_known_vin
+from ..catalog.queries import decode_known_vin, vin_mismatch
 from ..db import utcnow
 from ..errors import Conflict, Invalid
 from ..fields import phone_e164
@@ -187,8 +187,7 @@ def _vehicle(session: Session, data: CaseRequest) -> tuple[int | None, int | Non
             raise Invalid(_("Unknown model: %(value)s", value=data.model[:80]),
                           code="unknown_model", field="model")
         if brand_slug and brand_slug != row.slug:
-            raise Invalid(_("The %(name)s does not match the VIN.", name="model"),
-                          code="vin_mismatch", field="model")
+            raise vin_mismatch("model")
         return row.brand_id, row.id, year, vin
     if not vin:
         raise Invalid(_("Say which car: a VIN or a model."), code="missing_vehicle",

@@ -25,3 +25,11 @@ def decode_known_vin(session: Session, text: str) -> VinInfo:
         raise Invalid(_("Not a VIN: 17 letters and digits, without I, O and Q."),
                       code="invalid_vin", field="vin")
     return info
+
+
+def vin_mismatch(field: str) -> Invalid:
+    """The 422 for a `brand`, `model` or `year` given beside a VIN that says otherwise."""
+    messages = {"brand": _("The brand does not match the VIN."),
+                "model": _("The model does not match the VIN."),
+                "year": _("The model year does not match the VIN.")}
+    return Invalid(messages[field], code="vin_mismatch", field=field)

@@ -7,8 +7,9 @@ from flask_babel import gettext as _
 from sqlalchemy import text
 from werkzeug.datastructures import MultiDict
 
+from ..catalog.queries import vin_mismatch
 from ..db import get_session
-from ..errors import Invalid, PortalError
+from ..errors import PortalError
 from ..security import limiter
 from ..shops.api import run_search
 from ..shops.search_params import MAX_RADIUS_KM, parse_search_args
@@ -44,8 +45,7 @@ def index():
         if vin_text:
             info = vehicle_from_vin(session, vin_text)
             if params.brand and params.brand != info.brand:
-                raise Invalid(_("The %(name)s does not match the VIN.", name="brand"),
-                              code="vin_mismatch", field="brand")
+                raise vin_mismatch("brand")
             params.brand = info.brand
             params.model = params.model or info.model
             context["vin"] = info
