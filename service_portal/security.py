@@ -23,6 +23,13 @@ def _signed_in() -> bool:
     return bool(current_user and current_user.is_authenticated)
 
 
+def holds_personal_data(bp) -> None:
+    """Every answer of blueprint `bp` shows personal data: `Cache-Control: no-store`."""
+    def _mark() -> None:
+        g.personal_data = True
+    bp.before_request(_mark)
+
+
 def csp_nonce() -> str:
     """A per-request nonce for the few inline scripts pages carry."""
     if "csp_nonce" not in g:

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, g, render_template, request
+from flask import Blueprint, render_template, request
 from sqlmodel import func, select
 
 from ..db import get_session
 from ..errors import BadParameter
 from ..params import refuse_unknown, single
-from ..security import role_required
+from ..security import holds_personal_data, role_required
 from .models import AuditEntry
 
 bp = Blueprint("audit", __name__, url_prefix="/staff")
+holds_personal_data(bp)
 PAGE_SIZE = 50
 
 
 @bp.get("/audit")
 @role_required("staff", "admin")
 def log():
-    g.personal_data = True
     refuse_unknown(request.args, ("entity_type", "entity_id", "action", "offset", "lang"))
     filters = {name: single(request.args, name, allow_empty=True)
                for name in ("entity_type", "entity_id", "action")}

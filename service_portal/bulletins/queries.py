@@ -190,11 +190,3 @@ def staff_bulletins(session: Session, *, brand: str | None = None,
              "severity": b.severity, "published": b.published, "version": b.version,
              "locales": locales.get(b.id, [])} for b, slug, name in rows]
 
-
-def catalog_choices(session: Session) -> list[tuple[Brand, list[VehicleModel]]]:
-    """Brands by name, each with its models by name: the vehicle pickers of the pages."""
-    models: dict[int, list[VehicleModel]] = defaultdict(list)
-    for model in session.exec(select(VehicleModel).order_by(VehicleModel.name)):
-        models[model.brand_id].append(model)
-    return [(brand, models.get(brand.id, []))
-            for brand in session.exec(select(Brand).order_by(Brand.name))]

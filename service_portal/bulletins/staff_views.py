@@ -14,13 +14,14 @@ from wtforms import SelectChoice
 
 from .. import vocabulary
 from ..audit.services import record
+from ..catalog.queries import catalog_choices
 from ..db import get_session
 from ..errors import PortalError
 from ..i18n import language_choices
 from ..security import role_required
 from .forms import BulletinForm
 from .models import BULLETIN_KINDS, Bulletin
-from .queries import bulletin_source, catalog_choices, render_markdown, staff_bulletins
+from .queries import bulletin_source, render_markdown, staff_bulletins
 from .services import upsert_bulletin
 
 bp = Blueprint("staff_bulletins", __name__, url_prefix="/staff")

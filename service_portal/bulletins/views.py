@@ -14,7 +14,7 @@ from werkzeug.datastructures import MultiDict
 
 from .. import vocabulary
 from ..catalog.models import Brand, VehicleModel
-from ..catalog.queries import decode_known_vin
+from ..catalog.queries import catalog_choices, decode_known_vin
 from ..db import get_session
 from ..errors import BadParameter, NotFound, PortalError
 from ..i18n import country_choices
@@ -23,7 +23,7 @@ from ..security import limiter
 from ..shops.api import run_search
 from ..shops.search_params import SearchParams
 from .api import market_country, text_locale, vehicle_from_args
-from .queries import applicable_bulletins, bulletin_detail, catalog_choices
+from .queries import applicable_bulletins, bulletin_detail
 
 bp = Blueprint("bulletins", __name__)
 

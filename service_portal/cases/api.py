@@ -11,23 +11,19 @@ from flask import Blueprint, current_app, g, jsonify, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from ..audit.services import record
 from ..db import get_session, utcnow
 from ..errors import BadParameter
 from ..jsonbody import json_body
 from ..params import refuse_unknown, single
-from ..security import actor_label, bearer_token, limiter, token_required
+from ..security import actor_label, bearer_token, holds_personal_data, limiter, token_required
 from ..shops.location import locate_place
 from .queries import case_by_reference, case_document, owner_case, public_case_document
 from .schemas import CaseRequest
-from .services import open_case
+from .services import open_case, record_case_view
 
 bp = Blueprint("cases_api", __name__, url_prefix="/api/v1")
+holds_personal_data(bp)
 
-
-@bp.before_request
-def _personal_data() -> None:
-    g.personal_data = True  # case answers carry personal data: `Cache-Control: no-store`
 
 
 def case_limit() -> str:
@@ -79,6 +75,5 @@ def _staff_view(reference: str):
     refuse_unknown(request.args, ("lang",))
     session = get_session()
     case = case_by_reference(session, reference)
-    record(session, actor_label=actor_label(), actor_id=g.api_user.id, action="case.view",
-           entity_type="case", entity_id=case.reference)
+    record_case_view(session, case, actor_id=g.api_user.id, actor_label=actor_label())
     return jsonify(case_document(session, case, now=utcnow()))

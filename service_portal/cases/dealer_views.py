@@ -6,13 +6,13 @@ answers 404, as if absent."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlmodel import select
 
 from ..db import get_session, utcnow
-from ..security import role_required
+from ..security import holds_personal_data, role_required
 from ..shops.models import Shop
 from ..vocabulary import CASE_STATUSES, label
 from .forms import CaseChangeForm, NoteForm
@@ -24,12 +24,9 @@ from .staff_views import apply_or_flash
 from .workflow import DEALER_TARGETS, TRANSITIONS
 
 bp = Blueprint("dealer_cases", __name__, url_prefix="/dealer")
+holds_personal_data(bp)
 dealer_only = role_required("dealer")
 
-
-@bp.before_request
-def _personal_data() -> None:
-    g.personal_data = True
 
 
 def _own_shop_ids() -> list[int]:

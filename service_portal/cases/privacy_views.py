@@ -7,25 +7,20 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
 
-from ..audit.services import record
-from ..db import get_session, utcnow
-from ..security import role_required
+from ..db import get_session
+from ..security import holds_personal_data, role_required
 from .forms import PrivacyForm
-from .queries import owner_export
-from .services import erase_owner
+from .services import erase_owner, export_owner
 
 bp = Blueprint("staff_privacy", __name__, url_prefix="/staff")
+holds_personal_data(bp)
 staff_only = role_required("staff", "admin")
 
-
-@bp.before_request
-def _personal_data() -> None:
-    g.personal_data = True
 
 
 @bp.route("/privacy", methods=["GET", "POST"])
@@ -41,15 +36,9 @@ def privacy():
                 form.confirm.errors = [_("Tick the box to confirm the erasure.")]
                 return render_template("staff/privacy.html", form=form), 422
             references = erase_owner(session, email, actor_id=user.id, actor_label=user.email)
-            record(session, actor_label=user.email, actor_id=user.id, action="privacy.erase",
-                   entity_type="owner", entity_id=",".join(references)[:80] or "none",
-                   after={"cases": references})
             flash(_erased_message(len(references)), "success")
             return redirect(url_for(".privacy"))
-        data = owner_export(session, email, now=utcnow())
-        record(session, actor_label=user.email, actor_id=user.id, action="privacy.export",
-               entity_type="owner",
-               entity_id=",".join(c["reference"] for c in data["cases"])[:80] or "none")
+        data = export_owner(session, email, actor_id=user.id, actor_label=user.email)
         return Response(json.dumps(data, ensure_ascii=False, indent=2),
                         mimetype="application/json",
                         headers={"Content-Disposition":

@@ -17,6 +17,7 @@ from ..errors import NotFound
 from ..shops.models import Shop
 from ..users.models import User
 from .models import Case, CaseBulletin, CaseEvent
+from .queue_params import QueueFilters
 from .workflow import FINISHED, sla_breached
 
 _SUMMARY = (Case, Brand.slug.label("brand"), VehicleModel.slug.label("model"),
@@ -89,6 +90,17 @@ def list_cases(session: Session, *, now: datetime, status: str | None = None,
     rows = session.exec(query.order_by(Case.status.in_(FINISHED), Case.sla_due, Case.id)
                         .limit(limit).offset(offset)).all()
     return total, [_summary(row, now) for row in rows]
+
+
+def queue_cases(session: Session, filters: QueueFilters, *, now: datetime,
+                limit: int | None = None) -> tuple[int, list[dict[str, Any]]]:
+    """The staff queue for checked `filters` (`queue_params`); `limit` overrides the page
+    size, from the first row (the CSV export)."""
+    return list_cases(session, now=now, status=filters.status, country=filters.country,
+                      brand=filters.brand,
+                      shop_ids=[filters.shop_id] if filters.shop_id else None, q=filters.q,
+                      breached=filters.breached, limit=limit or filters.limit,
+                      offset=0 if limit else filters.offset)
 
 
 def _summary(row, now: datetime) -> dict[str, Any]:

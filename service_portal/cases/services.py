@@ -15,6 +15,7 @@ from flask_babel import gettext as _
 from sqlalchemy import delete, insert, update
 from sqlmodel import Session, select
 
+from ..audit.services import record
 from ..bulletins.models import Bulletin
 from ..catalog.models import Brand, Service, VehicleModel
 from ..catalog.queries import decode_known_vin, vin_mismatch
@@ -26,6 +27,7 @@ from ..users.models import User
 from ..vocabulary import CASE_STATUSES, label
 from . import workflow
 from .models import Case, CaseBulletin, CaseEvent
+from .queries import owner_export
 from .schemas import CasePatch, CaseRequest, NoteIn
 
 OWNER_ACTOR = "owner"
@@ -152,11 +154,30 @@ def add_note(session: Session, case: Case, note: NoteIn, *, actor_id: int | None
                   at=now, body=note.body, internal=note.internal)
 
 
+def record_case_view(session: Session, case: Case, *, actor_id: int | None,
+                     actor_label: str) -> None:
+    """Staff opening a case read personal data: that goes into the audit log."""
+    record(session, actor_label=actor_label, actor_id=actor_id, action="case.view",
+           entity_type="case", entity_id=case.reference)
+
+
+def export_owner(session: Session, email: str, *, actor_id: int | None, actor_label: str,
+                 now: datetime | None = None) -> dict[str, Any]:
+    """Everything held on the owner of `email` (`queries.owner_export`), audited with the
+    case references, never the address."""
+    data = owner_export(session, email, now=now or utcnow())
+    record(session, actor_label=actor_label, actor_id=actor_id, action="privacy.export",
+           entity_type="owner",
+           entity_id=",".join(c["reference"] for c in data["cases"])[:80] or "none")
+    return data
+
+
 def erase_owner(session: Session, email: str, *, actor_id: int | None, actor_label: str,
                 now: datetime | None = None) -> list[str]:
     """Remove the personal data of every case of `email`: owner fields, VIN, description,
     place and note bodies. Status, vehicle, country, service and times stay for anonymous
-    statistics. Returns the references touched (an erased case no longer matches)."""
+    statistics; the erasure is audited with the references. Returns the references
+    touched (an erased case no longer matches)."""
     now = now or utcnow()
     cases = session.exec(select(Case).where(Case.owner_email == email)).all()
     for case in cases:
@@ -168,7 +189,11 @@ def erase_owner(session: Session, email: str, *, actor_id: int | None, actor_lab
                                                 CaseEvent.body.is_not(None)).values(body=None))
         _event(session, case.id, actor_id=actor_id, actor_label=actor_label, kind="erased",
                at=now)
-    return [case.reference for case in cases]
+    references = [case.reference for case in cases]
+    record(session, actor_label=actor_label, actor_id=actor_id, action="privacy.erase",
+           entity_type="owner", entity_id=",".join(references)[:80] or "none",
+           after={"cases": references})
+    return references
 
 
 def _vehicle(session: Session, data: CaseRequest) -> tuple[int | None, int | None,

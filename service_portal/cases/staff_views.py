@@ -20,48 +20,44 @@ from flask_login import current_user
 from pydantic import ValidationError
 from sqlmodel import select
 
-from ..audit.services import record
 from ..bulletins.queries import applicable_bulletins
+from ..catalog.models import Brand, Service
 from ..db import get_session, utcnow
 from ..errors import BadParameter, PortalError
 from ..jsonbody import error_message
 from ..parts.schemas import part_number as check_part_number
-from ..security import role_required
+from ..security import holds_personal_data, role_required
 from ..shops.api import run_search
 from ..shops.models import Shop
 from ..shops.search_params import SearchParams
 from ..tabular import to_csv
 from ..users.models import User
+from ..vocabulary import CASE_PRIORITIES, CASE_STATUSES, label
 from . import charts
 from .forms import CaseChangeForm, NoteForm
 from .models import Case
-from .queries import case_by_reference, case_document, list_cases
+from .queries import case_by_reference, case_document, case_statistics, queue_cases
 from .queue_params import parse_queue_args
 from .schemas import CasePatch, NoteIn
-from .services import add_note, change_case
+from .services import add_note, change_case, record_case_view
 from .workflow import TRANSITIONS
 
 bp = Blueprint("staff_cases", __name__, url_prefix="/staff")
+holds_personal_data(bp)
 staff_only = role_required("staff", "admin")
 SUGGESTION_RADIUS_KM = 300.0
+EXPORT_LIMIT = 100_000
 EXPORT_COLUMNS = ["reference", "status", "priority", "brand", "model", "model_year", "country",
                   "service", "shop", "assignee", "created_at", "sla_due", "sla_breached",
                   "resolved_at", "closed_at"]
 
-
-@bp.before_request
-def _personal_data() -> None:
-    g.personal_data = True
 
 
 @bp.get("/cases")
 @staff_only
 def queue():
     filters = parse_queue_args(request.args, allow_empty=True)
-    total, cases = list_cases(
-        get_session(), now=utcnow(), status=filters.status, country=filters.country,
-        brand=filters.brand, shop_ids=[filters.shop_id] if filters.shop_id else None,
-        q=filters.q, breached=filters.breached, limit=filters.limit, offset=filters.offset)
+    total, cases = queue_cases(get_session(), filters, now=utcnow())
     args = {k: v for k, v in request.args.items() if v and k != "offset"}
     return render_template("staff/queue.html", cases=cases, total=total, filters=filters,
                            args=args)
@@ -72,8 +68,8 @@ def queue():
 def case(reference: str):
     session = get_session(write=True)  # the view itself is audited
     row = case_by_reference(session, reference)
-    record(session, actor_label=current_user.user.email, actor_id=current_user.user.id,
-           action="case.view", entity_type="case", entity_id=row.reference)
+    record_case_view(session, row, actor_id=current_user.user.id,
+                     actor_label=current_user.user.email)
     doc = case_document(session, row, now=utcnow())
     bulletins = applicable_bulletins(session, brand_id=row.brand_id, model_id=row.model_id,
                                      year=row.model_year, country=row.country,
@@ -132,8 +128,6 @@ def note(reference: str):
 @bp.get("/dashboard")
 @staff_only
 def dashboard():
-    from .queries import case_statistics
-
     stats = case_statistics(get_session(), now=utcnow())
     return render_template("staff/dashboard.html", stats=stats, charts=charts.CHARTS)
 
@@ -141,8 +135,6 @@ def dashboard():
 @bp.get("/dashboard/<name>.svg")
 @staff_only
 def chart(name: str):
-    from .queries import case_statistics
-
     if name not in charts.CHARTS:
         raise BadParameter(field="name")
     svg = charts.render(name, case_statistics(get_session(), now=utcnow()))
@@ -159,10 +151,7 @@ def chart(name: str):
 def export():
     """The queue as CSV, without owners' personal data; formulas neutralised."""
     filters = parse_queue_args(request.args, allow_empty=True)
-    _total, cases = list_cases(
-        get_session(), now=utcnow(), status=filters.status, country=filters.country,
-        brand=filters.brand, shop_ids=[filters.shop_id] if filters.shop_id else None,
-        q=filters.q, breached=filters.breached, limit=100_000, offset=0)
+    _total, cases = queue_cases(get_session(), filters, now=utcnow(), limit=EXPORT_LIMIT)
     rows = [[c["reference"], c["status"], c["priority"], c["brand"], c["model"],
              c["model_year"], c["country"], c["service"],
              c["shop"]["name"] if c["shop"] else "", c["assignee"] or "", c["created_at"],
@@ -207,8 +196,6 @@ def _change_form(session, row: Case, doc: dict, bulletins: list[dict]) -> CaseCh
 
 def _fill_change_choices(session, row: Case, form: CaseChangeForm,
                          bulletin_codes: list[str] | None) -> None:
-    from ..vocabulary import CASE_PRIORITIES, CASE_STATUSES, label
-
     statuses = [row.status, *sorted(TRANSITIONS.get(row.status, ()))]
     form.status.choices = [(s, label(CASE_STATUSES, s)) for s in statuses]
     form.priority.choices = [(p, label(CASE_PRIORITIES, p)) for p in CASE_PRIORITIES]
@@ -235,8 +222,6 @@ def _suggested_shops(row: Case) -> list[dict]:
     centre = _centre(row)
     if centre is None:
         return []
-    from ..catalog.models import Brand, Service
-
     session = get_session()
     service = session.scalar(select(Service.slug).where(Service.id == row.service_id))
     brand = session.scalar(select(Brand.slug).where(Brand.id == row.brand_id)) \

@@ -5,17 +5,18 @@ an address bar, a history or a log."""
 
 from __future__ import annotations
 
-from flask import Blueprint, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from pydantic import ValidationError
 from sqlmodel import select
 
-from ..catalog.models import Brand, Service, VehicleModel
+from ..catalog.models import Service
+from ..catalog.queries import catalog_choices
 from ..db import get_session
 from ..errors import PortalError
 from ..i18n import country_choices
 from ..jsonbody import error_message
-from ..security import limiter
+from ..security import holds_personal_data, limiter
 from ..vocabulary import SERVICES, label
 from .api import case_limit, create_case, lookup_limit
 from .forms import CaseLookupForm, RequestHelpForm
@@ -23,16 +24,13 @@ from .queries import owner_case, public_case_document
 from .schemas import CaseRequest
 
 bp = Blueprint("cases", __name__)
+holds_personal_data(bp)
 _SENT = "case_sent"
 
 
 def _not_posting() -> bool:
     return request.method != "POST"
 
-
-@bp.before_request
-def _personal_data() -> None:
-    g.personal_data = True
 
 
 @bp.route("/help", methods=["GET", "POST"])
@@ -99,12 +97,9 @@ def _submit(form: RequestHelpForm) -> bool:
 
 def _fill_choices(form: RequestHelpForm) -> None:
     db = get_session()
-    models: dict[str, list[tuple[str, str]]] = {}
-    for brand, slug, name in db.exec(select(Brand.name, VehicleModel.slug, VehicleModel.name)
-                                     .join(Brand, Brand.id == VehicleModel.brand_id)
-                                     .order_by(Brand.name, VehicleModel.name)):
-        models.setdefault(brand, []).append((slug, name))
-    form.model.choices = {"": [("", "—")], **models}
+    form.model.choices = {"": [("", "—")],
+                          **{brand.name: [(m.slug, m.name) for m in models]
+                             for brand, models in catalog_choices(db) if models}}
     form.service.choices = [(slug, label(SERVICES, slug)) for slug in
                             db.exec(select(Service.slug).order_by(Service.id))]
     form.country.choices = [("", "—"), *country_choices()]

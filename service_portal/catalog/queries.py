@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 from flask_babel import gettext as _
 from sqlmodel import Session, select
 
@@ -33,3 +35,12 @@ def vin_mismatch(field: str) -> Invalid:
                 "model": _("The model does not match the VIN."),
                 "year": _("The model year does not match the VIN.")}
     return Invalid(messages[field], code="vin_mismatch", field=field)
+
+
+def catalog_choices(session: Session) -> list[tuple[Brand, list[VehicleModel]]]:
+    """Brands by name, each with its models by name: the vehicle pickers of the pages."""
+    models: dict[int, list[VehicleModel]] = defaultdict(list)
+    for model in session.exec(select(VehicleModel).order_by(VehicleModel.name)):
+        models[model.brand_id].append(model)
+    return [(brand, models.get(brand.id, []))
+            for brand in session.exec(select(Brand).order_by(Brand.name))]

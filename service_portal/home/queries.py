@@ -7,7 +7,8 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from ..catalog.models import Brand, Service, VehicleModel
-from ..catalog.vin import ModelRow, VinInfo, decode_vin
+from ..catalog.queries import decode_known_vin
+from ..catalog.vin import VinInfo
 from ..errors import Invalid
 from ..shops.models import Shop, ShopLanguage
 
@@ -44,14 +45,7 @@ def search_choices(session: Session) -> dict:
 def vehicle_from_vin(session: Session, text: str) -> VinInfo:
     """The brand and model a VIN stands for; a malformed VIN or one of an unknown brand is
     a 422 on the field `vin`."""
-    rows = [ModelRow(brand=brand, model=model, year_from=year_from, year_to=year_to)
-            for model, brand, year_from, year_to in session.execute(
-                select(VehicleModel.slug, Brand.slug, VehicleModel.year_from,
-                       VehicleModel.year_to).join(Brand, Brand.id == VehicleModel.brand_id))]
-    info = decode_vin(text, rows)
-    if not info.valid:
-        raise Invalid(_("Not a VIN: 17 letters and digits, without I, O and Q."),
-                      code="invalid_vin", field="vin")
+    info = decode_known_vin(session, text)
     if info.brand is None:
         raise Invalid(_("The brand of this VIN is not known; give the brand or model."),
                       code="unknown_brand", field="vin")
