@@ -151,7 +151,7 @@ def over_http(url: str, seconds: int) -> list[dict]:
                 time.sleep(0.2)
         app = create_app({"DATABASE_URL": url})
         with app.test_request_context("/"):
-            points = dense_points(get_session(), 50, random.Random(3))
+            points = dense_points(get_session(), 500, random.Random(3))
             part = popular_part(get_session())
         app.extensions["service_portal.engine"].dispose()
         paths = []
@@ -170,8 +170,9 @@ def over_http(url: str, seconds: int) -> list[dict]:
                                  capture_output=True, text=True, check=True).stdout
             rps = float(next(line.split()[1] for line in out.splitlines()
                              if line.startswith("Requests/sec")))
-            p50 = next(line.split()[1] for line in out.splitlines() if "50%" in line)
-            p99 = next(line.split()[1] for line in out.splitlines() if "99%" in line)
+            stripped = [line.strip() for line in out.splitlines()]
+            p50 = next(line.split()[1] for line in stripped if line.startswith("50%"))
+            p99 = next(line.split()[1] for line in stripped if line.startswith("99%"))
             errors = [line.strip() for line in out.splitlines() if "Non-2xx" in line]
             rows.append({"what": name, "req/s": rps, "p50": p50, "p99": p99,
                          "non-2xx": errors[0] if errors else "0",

@@ -6,15 +6,13 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, current_app, jsonify, request
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, text
 
-from ..catalog.models import Brand
 from ..db import get_session
 from ..errors import BadParameter, NotFound
 from ..fields import country as check_country
 from ..geo.gazetteer import get_gazetteer
 from ..params import refuse_unknown, single
-from ..parts.models import Part
 from ..security import limiter
 from .hours import state_at
 from .location import locate
@@ -47,8 +45,6 @@ def run_search(params, *, base: dict | None = None) -> dict:
     page = search_shops(session, query)
     docs = shop_documents(session, [h.shop_id for h in page.hits],
                           part_chains=query.part_chains if query.part_chains else [])
-    brand_slug = session.scalar(select(Brand.slug).where(Brand.id == query.brand_id)) \
-        if query.brand_id else None
     numbers = _chain_numbers(session, query.part_chains)
     results = []
     for hit in page.hits:
@@ -56,7 +52,7 @@ def run_search(params, *, base: dict | None = None) -> dict:
         results.append({**doc, "open_now": hit.open_now,
                         "next_change": hit.next_change.isoformat() if hit.next_change else None,
                         "distance_km": round(hit.distance_km, 3),
-                        "match_reasons": match_reasons(doc, query, brand_slug=brand_slug,
+                        "match_reasons": match_reasons(doc, query, brand_slug=query.brand_slug,
                                                        open_now=hit.open_now,
                                                        part_numbers=numbers,
                                                        today=query.now.date())})
@@ -70,9 +66,12 @@ def _chain_numbers(session, chains: list[list[int]]) -> list[tuple[set[str], set
     if not chains:
         return []
     ids = {p for chain in chains for p in chain}
-    numbers = dict(session.execute(select(Part.id, Part.part_number)
-                                   .where(Part.id.in_(ids))).all())
+    numbers = dict(session.execute(_PART_NUMBERS, {"ids": sorted(ids)}).all())
     return [({numbers[chain[0]]}, {numbers[p] for p in chain[1:]}) for chain in chains]
+
+
+_PART_NUMBERS = text("SELECT id, part_number FROM parts WHERE id IN :ids").bindparams(
+    bindparam("ids", expanding=True))
 
 
 @bp.get("/shops/<id:shop_id>")

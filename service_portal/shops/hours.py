@@ -11,10 +11,24 @@ import opening_hours
 
 @lru_cache(maxsize=4096)
 def _parsed(hours: str, zone: str, country: str | None):
+    """The parsed hours with the country's public holidays (`PH`). opening-hours-py knows
+    the holidays of some countries only (not SA, AE, TH, IN... in 1.x); elsewhere the hours
+    still apply and `PH` rules never match, rather than the shop never opening."""
     try:
         return opening_hours.OpeningHours(hours, timezone=ZoneInfo(zone), country=country)
+    except opening_hours.UnknownCountryError:
+        return _parsed(hours, zone, None) if country else None
     except Exception:  # unparseable stored value (should not happen: checked on write)
         return None
+
+
+#: (hours, zone, country) -> (valid from, valid until, open?, next change). A state holds
+#: by definition from the moment it was computed until its next change, so answering from
+#: here is exact, not an approximation; shops share few patterns, so this stays small.
+_STATES: dict[tuple, tuple[datetime, datetime, bool, datetime | None]] = {}
+_STATES_MAX = 4096
+#: How long a state without a next change (always open, always closed) is trusted.
+_NO_CHANGE_TRUST = timedelta(hours=1)
 
 
 def state_at(hours: str | None, zone: str, country: str | None,
@@ -23,11 +37,19 @@ def state_at(hours: str | None, zone: str, country: str | None,
     open and have no next change. Public holidays (`PH`) follow the shop's country."""
     if not hours:
         return False, None
+    key = (hours, zone, country)
+    known = _STATES.get(key)
+    if known is not None and known[0] <= moment < known[1]:
+        return known[2], known[3]
     parsed = _parsed(hours, zone, country)
     if parsed is None:
         return False, None
     now = moment.astimezone(ZoneInfo("UTC"))
-    return bool(parsed.is_open(now)), parsed.next_change(now)
+    is_open, change = bool(parsed.is_open(now)), parsed.next_change(now)
+    if len(_STATES) >= _STATES_MAX:
+        _STATES.clear()
+    _STATES[key] = (moment, change or moment + _NO_CHANGE_TRUST, is_open, change)
+    return is_open, change
 
 
 def weekly_table(hours: str | None, zone: str, country: str | None, start: datetime):

@@ -6,14 +6,12 @@ from collections import defaultdict
 from datetime import UTC, datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, text
 from sqlmodel import Session
 
-from ..catalog.models import Brand, Service, VehicleModel
 from ..errors import Invalid
-from ..parts.models import Part, Stock
 from ..parts.queries import money
-from .models import Organization, Shop, ShopBrand, ShopLanguage, ShopService
+from .models import Shop
 from .search import SearchQuery
 from .search_params import SearchParams
 
@@ -22,27 +20,25 @@ def resolve_search(session: Session, params: SearchParams, *, lat: float, lon: f
                    now: datetime | None = None) -> SearchQuery:
     """Turn checked parameters into ids; an unknown brand, model, service or part is a 422
     naming the parameter. A model implies its brand; a part brings its successors."""
-    brand_id = None
+    brand_id = brand_slug = None
     if params.model:
-        row = session.execute(select(VehicleModel.brand_id, Brand.slug)
-                              .join(Brand, Brand.id == VehicleModel.brand_id)
-                              .where(VehicleModel.slug == params.model)).first()
+        row = session.execute(_MODEL_BRAND, {"slug": params.model}).first()
         if row is None:
             raise Invalid(_("Unknown model: %(value)s", value=params.model),
                           code="unknown_model", field="model")
-        if params.brand and params.brand != row.slug:
+        if params.brand and params.brand != row[1]:
             raise Invalid(_("The model %(model)s is not a %(brand)s.", model=params.model,
                             brand=params.brand), code="model_brand_mismatch", field="model")
-        brand_id = row.brand_id
+        brand_id, brand_slug = row
     elif params.brand:
-        brand_id = session.scalar(select(Brand.id).where(Brand.slug == params.brand))
+        brand_id = session.execute(_BRAND_ID, {"slug": params.brand}).scalar()
         if brand_id is None:
             raise Invalid(_("Unknown brand: %(value)s", value=params.brand),
                           code="unknown_brand", field="brand")
+        brand_slug = params.brand
     service_ids = []
     if params.services:
-        known = dict(session.execute(select(Service.slug, Service.id)
-                                     .where(Service.slug.in_(params.services))).all())
+        known = dict(session.execute(_SERVICE_IDS, {"slugs": list(params.services)}).all())
         unknown = [s for s in params.services if s not in known]
         if unknown:
             raise Invalid(_("Unknown service: %(value)s", value=", ".join(unknown)),
@@ -50,46 +46,62 @@ def resolve_search(session: Session, params: SearchParams, *, lat: float, lon: f
         service_ids = [known[s] for s in params.services]
     return SearchQuery(
         lat=lat, lon=lon, radius_km=params.radius_km, limit=params.limit, offset=params.offset,
-        sort=params.sort, brand_id=brand_id, min_level=params.authorization,
-        service_ids=service_ids, part_chains=[part_chain(session, pn) for pn in params.parts],
+        sort=params.sort, brand_id=brand_id, brand_slug=brand_slug,
+        min_level=params.authorization, service_ids=service_ids,
+        part_chains=[part_chain(session, pn) for pn in params.parts],
         language=params.language, hv_min=params.hv_level, open_now=params.open_now,
         now=now or datetime.now(UTC))
 
 
 def part_chain(session: Session, part_number: str) -> list[int]:
     """The part's id followed by its successors' ids (A -> B -> C), newest last."""
-    start = session.scalar(select(Part.id).where(Part.part_number == part_number))
-    if start is None:
+    chain: list[int] = []
+    for part_id in session.execute(_CHAIN, {"pn": part_number}).scalars():
+        if part_id in chain:
+            break
+        chain.append(part_id)
+    if not chain:
         raise Invalid(_("Unknown part number: %(value)s", value=part_number),
                       code="unknown_part", field="part")
-    chain = [start]
-    while True:
-        nxt = session.scalar(select(Part.superseded_by_id).where(Part.id == chain[-1]))
-        if nxt is None or nxt in chain:
-            return chain
-        chain.append(nxt)
+    return chain
+
+
+_MODEL_BRAND = text("SELECT m.brand_id, b.slug FROM vehicle_models m "
+                    "JOIN brands b ON b.id = m.brand_id WHERE m.slug = :slug")
+_BRAND_ID = text("SELECT id FROM brands WHERE slug = :slug")
+_SERVICE_IDS = text("SELECT slug, id FROM services WHERE slug IN :slugs").bindparams(
+    bindparam("slugs", expanding=True))
+#: The supersession chain in one statement; imports refuse cycles, the depth bound is a
+#: last guard against a cycle written some other way (the first repeat ends it).
+_CHAIN = text(
+    "WITH RECURSIVE chain(id, next_id, depth) AS ("
+    "SELECT id, superseded_by_id, 0 FROM parts WHERE part_number = :pn "
+    "UNION ALL SELECT p.id, p.superseded_by_id, c.depth + 1 FROM parts p "
+    "JOIN chain c ON p.id = c.next_id WHERE c.depth < 100) "
+    "SELECT id FROM chain ORDER BY depth")
 
 
 _IDS = bindparam("ids", expanding=True)
-# Built once: each is compiled once and cached, whatever the number of ids.
-_SHOPS = (select(Shop.id, Shop.external_id, Shop.name, Organization.slug, Shop.address,
-                 Shop.city, Shop.postal_code, Shop.country, Shop.lat, Shop.lon, Shop.timezone,
-                 Shop.phone, Shop.email, Shop.website, Shop.opening_hours, Shop.hv_level,
-                 Shop.hv_valid_until)
-          .join(Organization, Organization.id == Shop.organization_id)
-          .where(Shop.id.in_(_IDS)))
-_BRANDS = (select(ShopBrand.shop_id, Brand.slug, ShopBrand.level)
-           .join(Brand, Brand.id == ShopBrand.brand_id)
-           .where(ShopBrand.shop_id.in_(_IDS)).order_by(Brand.slug))
-_SERVICES = (select(ShopService.shop_id, Service.slug)
-             .join(Service, Service.id == ShopService.service_id)
-             .where(ShopService.shop_id.in_(_IDS)).order_by(Service.id))
-_LANGUAGES = (select(ShopLanguage.shop_id, ShopLanguage.language)
-              .where(ShopLanguage.shop_id.in_(_IDS)).order_by(ShopLanguage.language))
-_STOCK = (select(Stock.shop_id, Part.part_number, Stock.qty, Stock.price, Stock.currency)
-          .join(Part, Part.id == Stock.part_id)
-          .where(Stock.shop_id.in_(_IDS), Stock.qty > 0)
-          .order_by(Stock.shop_id, Part.part_number))
+# Plain SQL read as tuples: a search page builds up to 100 documents per request, and ORM
+# statements and type processing cost more than the queries themselves.
+_SHOPS = text(
+    "SELECT s.id, s.external_id, s.name, o.slug, s.address, s.city, s.postal_code, "
+    "s.country, s.lat, s.lon, s.timezone, s.phone, s.email, s.website, s.opening_hours, "
+    "s.hv_level, s.hv_valid_until FROM shops s JOIN organizations o "
+    "ON o.id = s.organization_id WHERE s.id IN :ids").bindparams(_IDS)
+#: (shop, kind, value, level, order) rows of the three link tables in one round trip.
+_LINKS = text(
+    "SELECT sb.shop_id, 0, b.slug, sb.level, CAST(NULL AS INTEGER) FROM shop_brands sb "
+    "JOIN brands b ON b.id = sb.brand_id WHERE sb.shop_id IN :ids "
+    "UNION ALL SELECT ss.shop_id, 1, sv.slug, NULL, sv.id FROM shop_services ss "
+    "JOIN services sv ON sv.id = ss.service_id WHERE ss.shop_id IN :ids "
+    "UNION ALL SELECT sl.shop_id, 2, sl.language, NULL, NULL FROM shop_languages sl "
+    "WHERE sl.shop_id IN :ids").bindparams(_IDS)
+_STOCK_SQL = ("SELECT st.shop_id, p.part_number, st.qty, st.price, st.currency FROM stock st "
+              "JOIN parts p ON p.id = st.part_id WHERE st.shop_id IN :ids AND st.qty > 0")
+_STOCK = text(_STOCK_SQL).bindparams(_IDS)
+_STOCK_OF_PARTS = text(_STOCK_SQL + " AND st.part_id IN :parts").bindparams(
+    _IDS, bindparam("parts", expanding=True))
 
 
 def organization_shop(session: Session, shop_id: int, organization_id: int | None):
@@ -103,35 +115,50 @@ def organization_shop(session: Session, shop_id: int, organization_id: int | Non
 
 def shop_documents(session: Session, ids: list[int], *,
                    part_chains: list[list[int]] | None = None) -> dict[int, dict]:
-    """Shops as the API shows them (CONTRACT section 4), keyed by id, with a few bulk
-    queries whatever the number of shops. `parts` lists stock (qty > 0) of the requested
-    parts and their successors, or, without a request, everything the shop has in stock."""
+    """Shops as the API shows them (CONTRACT section 4), keyed by id, with three queries
+    whatever the number of shops. Brands come sorted by slug, services in catalog order,
+    languages by code. `parts` lists stock (qty > 0) of the requested parts and their
+    successors, or, without a request, everything the shop has in stock."""
     if not ids:
         return {}
     bind = {"ids": list(ids)}
-    brands = defaultdict(list)
-    for shop_id, slug, level in session.execute(_BRANDS, bind).all():
-        brands[shop_id].append({"brand": slug, "level": level})
-    services = defaultdict(list)
-    for shop_id, slug in session.execute(_SERVICES, bind).all():
-        services[shop_id].append(slug)
-    languages = defaultdict(list)
-    for shop_id, language in session.execute(_LANGUAGES, bind).all():
-        languages[shop_id].append(language)
+    brands: dict[int, list] = defaultdict(list)
+    services: dict[int, list] = defaultdict(list)
+    languages: dict[int, list] = defaultdict(list)
+    for shop_id, kind, value, level, order in session.execute(_LINKS, bind).all():
+        if kind == 0:
+            brands[shop_id].append((value, level))
+        elif kind == 1:
+            services[shop_id].append((order, value))
+        else:
+            languages[shop_id].append(value)
     parts = _stock_for(session, bind, part_chains)
     docs = {}
-    for r in session.execute(_SHOPS, bind).all():
-        docs[r.id] = {
-            "id": r.id, "external_id": r.external_id, "name": r.name, "organization": r.slug,
-            "brands": brands[r.id], "services": services[r.id], "languages": languages[r.id],
-            "address": r.address, "city": r.city, "postal_code": r.postal_code,
-            "country": r.country, "lat": r.lat, "lon": r.lon, "timezone": r.timezone,
-            "phone": r.phone, "email": r.email, "website": r.website,
-            "opening_hours": r.opening_hours, "hv_level": r.hv_level,
-            "hv_valid_until": r.hv_valid_until.isoformat() if r.hv_valid_until else None,
-            "parts": parts[r.id],
+    for (shop_id, external_id, name, organization, address, city, postal_code, country, lat,
+         lon, zone, phone, email, website, opening_hours, hv_level,
+         hv_valid_until) in session.execute(_SHOPS, bind).all():
+        docs[shop_id] = {
+            "id": shop_id, "external_id": external_id, "name": name,
+            "organization": organization,
+            "brands": [{"brand": slug, "level": level}
+                       for slug, level in sorted(brands[shop_id])],
+            "services": [slug for _order, slug in sorted(services[shop_id])],
+            "languages": sorted(languages[shop_id]),
+            "address": address, "city": city, "postal_code": postal_code,
+            "country": country, "lat": lat, "lon": lon, "timezone": zone,
+            "phone": phone, "email": email, "website": website,
+            "opening_hours": opening_hours, "hv_level": hv_level,
+            "hv_valid_until": _iso_date(hv_valid_until),
+            "parts": parts[shop_id],
         }
     return docs
+
+
+def _iso_date(value) -> str | None:
+    """A date column as ISO text (SQLite hands plain SQL its stored text already)."""
+    if value is None:
+        return None
+    return value if isinstance(value, str) else value.isoformat()
 
 
 def _stock_for(session: Session, bind: dict,
@@ -142,9 +169,10 @@ def _stock_for(session: Session, bind: dict,
         wanted = sorted({p for chain in part_chains for p in chain})
         if not wanted:
             return out
-        query = _STOCK.where(Stock.part_id.in_(bindparam("parts", expanding=True)))
+        query = _STOCK_OF_PARTS
         bind = {**bind, "parts": wanted}
-    for shop_id, pn, qty, price, currency in session.execute(query, bind).all():
+    rows = sorted(session.execute(query, bind).all(), key=lambda r: (r[0], r[1]))
+    for shop_id, pn, qty, price, currency in rows:
         out[shop_id].append({"part_number": pn, "qty": qty, "price": money(price),
                              "currency": currency})
     return out

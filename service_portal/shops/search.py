@@ -52,6 +52,7 @@ class SearchQuery:
     offset: int = 0
     sort: str = "distance"
     brand_id: int | None = None
+    brand_slug: str | None = None
     min_level: str | None = None
     service_ids: list[int] = field(default_factory=list)
     part_chains: list[list[int]] = field(default_factory=list)
@@ -84,8 +85,8 @@ def search_shops(session: Session, query: SearchQuery) -> SearchPage:
         total = _count_plain(session, sql, query)
         ranked = _top(session, sql, query, wanted, total) if total > query.offset else []
     else:
-        # With filters every candidate costs lookups anyway: fetch those that pass once,
-        # then apply `open_now`, rank, count and order them here.
+        # With filters every candidate costs lookups anyway: fetch those that pass once
+        # (one pass over the radius), then apply `open_now`, rank, count and order here.
         rows = _filtered_rows(session, sql, query)
         total = _count_rows(session, sql, query, rows)
         ranked = _settle_order(session, sql, query, rows, wanted, complete=True) \
@@ -149,7 +150,8 @@ class _SearchSQL:
         self.params: dict = {"cx": x, "cy": y, "cz": z, "c2max": chord_max ** 2,
                              "c2sure": chord_sure ** 2}
         self.needs_shop = False
-        self.where: list[str] = ["d.c2 <= :c2max", "d.c2 <= :c2reach"]
+        # `c2reach` never exceeds `c2max` (see `set_reach`), so one term bounds the chord.
+        self.where: list[str] = ["d.c2 <= :c2reach"]
         self.set_reach(query.radius_km)
         self._filters()
 
@@ -209,7 +211,7 @@ class _SearchSQL:
 
     def plain_rtree(self) -> bool:
         """True when no filter applies and SQLite's R*Tree alone can answer."""
-        return self.dialect == "sqlite" and len(self.where) == 2 and not self.needs_shop
+        return self.dialect == "sqlite" and len(self.where) == 1 and not self.needs_shop
 
     def select(self, columns: str, *, extra_where: str = "", order: str = "",
                limit: int | None = None, shop_join: bool | None = None) -> str:
