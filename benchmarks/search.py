@@ -8,7 +8,8 @@ densest cities in the database, with and without a part filter, and the full JSO
 response (`run_search`). For comparison, the same database is asked the full-scan
 spherical query that common store locators use (`... AS distance ... HAVING distance < R
 ORDER BY distance LIMIT n`). With --http, `service-portal serve --workers 2` is started and
-wrk (loopback, 10 s each) measures GET /api/v1/brands and a mixed search workload.
+wrk (loopback, 10 s each) measures GET /api/v1/brands and a mixed search workload of 500
+different URLs (five kinds of search around the densest cities), so no answer repeats.
 """
 
 from __future__ import annotations
