@@ -8,8 +8,9 @@ densest cities in the database, with and without a part filter, and the full JSO
 response (`run_search`). For comparison, the same database is asked the full-scan
 spherical query that common store locators use (`... AS distance ... HAVING distance < R
 ORDER BY distance LIMIT n`). With --http, `service-portal serve --workers 2` is started and
-wrk (loopback, 10 s each) measures GET /api/v1/brands and a mixed search workload of 500
-different URLs (five kinds of search around the densest cities), so no answer repeats.
+wrk (loopback, 10 s each) measures GET /api/v1/brands and a mixed search workload: a new
+random point near one of the densest cities for every request, the five kinds of search
+in turn, so no URL repeats.
 """
 
 from __future__ import annotations
@@ -124,6 +125,31 @@ def in_process(url: str, queries: int) -> tuple[list[dict], int]:
     return rows, int(statistics.median(totals))
 
 
+#: wrk script: every request a new point within about 4 km of one of the densest centres,
+#: the five kinds of search in turn, so that no URL repeats and no cache could answer.
+_WORKLOAD = """
+centres = {{{centres}}}
+kinds = {{{kinds}}}
+counter = 0
+threads = 0
+setup = function(thread)
+  threads = threads + 1
+  thread:set("id", threads)
+end
+init = function(args)
+  math.randomseed(os.time() + id * 7919)
+end
+request = function()
+  counter = counter + 1
+  local c = centres[math.random(#centres)]
+  local lat = c[1] + (math.random() - 0.5) * 0.08
+  local lon = c[2] + (math.random() - 0.5) * 0.08
+  return wrk.format(nil, string.format("/api/v1/shops?lat=%.5f&lon=%.5f%s", lat, lon,
+                                       kinds[counter % #kinds + 1]))
+end
+"""
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -152,18 +178,15 @@ def over_http(url: str, seconds: int) -> list[dict]:
                 time.sleep(0.2)
         app = create_app({"DATABASE_URL": url})
         with app.test_request_context("/"):
-            points = dense_points(get_session(), 500, random.Random(3))
+            centres = dense_points(get_session(), 10, random.Random(3))
             part = popular_part(get_session())
         app.extensions["service_portal.engine"].dispose()
-        paths = []
-        for i, (lat, lon) in enumerate(points):
-            extra = ("", "&brand=byd", f"&part={part}", "&service=hv-battery&sort=best",
-                     "&open_now=true")[i % 5]
-            paths.append(f"/api/v1/shops?lat={lat:.5f}&lon={lon:.5f}{extra}")
+        kinds = ("", "&brand=byd", f"&part={part}", "&service=hv-battery&sort=best",
+                 "&open_now=true")
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-            script.write("paths = {" + ",".join(f'"{p}"' for p in paths) + "}\n"
-                         "i = 0\nrequest = function()\n  i = i % #paths + 1\n"
-                         "  return wrk.format(nil, paths[i])\nend\n")
+            script.write(_WORKLOAD.format(
+                centres=",".join(f"{{{lat:.5f},{lon:.5f}}}" for lat, lon in centres),
+                kinds=",".join(f'"{k}"' for k in kinds)))
         rows = []
         for name, args in (("GET /api/v1/brands", [f"{base}/api/v1/brands"]),
                            ("mixed search workload", ["-s", script.name, base])):

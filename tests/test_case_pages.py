@@ -268,3 +268,43 @@ def test_a_note_with_control_characters_is_refused_on_the_page(app, client, worl
     assert response.status_code == 200 and "Not a valid value." in response.text
     session.rollback()
     assert session.scalars(select(CaseEvent.kind)).all() == ["opened"]
+
+
+def test_dashboard_statistics_match_a_count_by_hand(make, session):
+    """Grouped SQL gives what counting every case by hand gives, "unknown" included, and
+    the resolution medians cover only the last weeks that saw a resolution."""
+    from collections import Counter
+    from datetime import UTC, datetime, timedelta
+
+    from service_portal.cases.queries import case_statistics
+
+    byd, mg = make.brand("byd"), make.brand("mg")
+    atto = make.model(byd, "byd-atto-3", year_from=2022)
+    battery, tyres = make.service("hv-battery"), make.service("tyres")
+    now = datetime(2026, 11, 28, 12, tzinfo=UTC)
+    specs = [(byd, atto, "NO", battery, "new"), (byd, None, "DE", tyres, "triaged"),
+             (mg, None, "NO", battery, "resolved"), (None, None, "SA", battery, "resolved"),
+             (byd, atto, "NO", tyres, "closed"), (mg, None, "TH", tyres, "resolved")]
+    for i, (brand, model, country, service, status) in enumerate(specs):
+        created = now - timedelta(days=20 * i + 3)
+        session.add(Case(reference=f"SP-2026-TEST000{i}", status=status, country=country,
+                         brand_id=brand.id if brand else None,
+                         model_id=model.id if model else None, service_id=service.id,
+                         consent_at=created, created_at=created,
+                         resolved_at=now - timedelta(days=20 * i)
+                         if status in ("resolved", "closed") else None))
+    session.commit()
+    stats = case_statistics(session, now=now, weeks=2)
+    assert stats["total"] == 6
+    assert stats["brand"] == [("byd", 3), ("mg", 2), ("unknown", 1)]
+    assert dict(stats["model"]) == {"byd-atto-3": 2, "unknown": 4}
+    assert dict(stats["country"]) == dict(Counter(s[2] for s in specs))
+    assert dict(stats["service"]) == {"hv-battery": 3, "tyres": 3}
+    assert dict(stats["status"]) == dict(Counter(s[4] for s in specs))
+    # Resolved 40, 60, 80 and 100 days ago, each 3 days after opening: the newest two weeks.
+    weeks = stats["resolution_hours"]
+    assert len(weeks) == 2 and all(median == 72 and count == 1 for _w, median, count in weeks)
+    newest = (now - timedelta(days=40)).isocalendar()
+    assert weeks[-1][0] == f"{newest[0]}-W{newest[1]:02d}"
+    only = case_statistics(session, now=now, only=("country",))
+    assert set(only) == {"total", "country"}
