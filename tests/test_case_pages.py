@@ -256,6 +256,12 @@ def test_dealer_sees_and_moves_only_their_shops_cases(app, client, world, sessio
     assert statuses == {own: "waiting_parts", foreign: "assigned"}
     notes = session.scalars(select(CaseEvent).where(CaseEvent.kind == "note")).all()
     assert [(n.body, n.internal) for n in notes] == [("Part arrives Tuesday.", False)]
+    # The dealer's page shows the owner's phone: their view is in the audit log; the
+    # refused look at another organisation's case is not a view.
+    views = session.execute(select(AuditEntry.actor_label, AuditEntry.entity_id)
+                            .where(AuditEntry.action == "case.view")).all()
+    assert ("dealer@nordic.example", own) in views
+    assert all(entity != foreign for actor, entity in views if actor.startswith("dealer"))
 
 
 def test_a_note_with_control_characters_is_refused_on_the_page(app, client, world, session):

@@ -19,7 +19,7 @@ from .forms import CaseChangeForm, NoteForm
 from .models import Case
 from .queries import case_document, list_cases
 from .schemas import CasePatch, NoteIn
-from .services import add_note, change_case
+from .services import add_note, change_case, record_case_view
 from .staff_views import apply_or_flash
 from .workflow import DEALER_TARGETS, TRANSITIONS
 
@@ -54,8 +54,11 @@ def cases():
 @bp.get("/cases/<reference>")
 @dealer_only
 def case(reference: str):
+    session = get_session(write=True)  # the view shows the owner's contact: audited
     row = _own_case(reference)
-    doc = case_document(get_session(), row, now=utcnow())
+    record_case_view(session, row, actor_id=current_user.user.id,
+                     actor_label=current_user.user.email)
+    doc = case_document(session, row, now=utcnow())
     doc["events"] = [e for e in doc["events"] if e["kind"] != "note" or not e["internal"]]
     form = CaseChangeForm(formdata=None, version=row.version, status=row.status)
     form.status.choices = _moves(row.status)

@@ -156,7 +156,7 @@ def add_note(session: Session, case: Case, note: NoteIn, *, actor_id: int | None
 
 def record_case_view(session: Session, case: Case, *, actor_id: int | None,
                      actor_label: str) -> None:
-    """Staff opening a case read personal data: that goes into the audit log."""
+    """Staff or a dealer opening a case read personal data: that goes into the audit log."""
     record(session, actor_label=actor_label, actor_id=actor_id, action="case.view",
            entity_type="case", entity_id=case.reference)
 
