@@ -65,6 +65,7 @@ def test_check_digit_x_stands_for_ten():
     ("LVVDB21B6RD000006", "LVV", "omoda"),    # vininfo: Chery
     ("YSMFD3KA5RL000002", "YSM", "polestar"),  # NHTSA vPIC only
     ("7SYEJ3YB7SG000123", "7SY", "polestar"),  # NHTSA vPIC only
+    ("L1NSPGHB8R0000001", "L1N", "xpeng"),    # XPeng's own service tooling (sample VINs)
 ])
 def test_brand_from_the_wmi(vin, wmi, brand):
     info = decode_vin(vin)
@@ -148,8 +149,8 @@ def test_any_well_formed_vin_is_valid(text):
     "LJ1CE4CB0R0000001",  # JAC, which built NIOs under contract: not NIO's alone
 ])
 def test_unsourced_wmi_claims_name_no_brand_of_ours(vin):
-    # No public source that agrees with the others was found for NIO, XPeng, Leapmotor,
-    # Lynk & Co or GAC Aion WMIs (see catalog/vin.py); guesses must not send owners to
-    # another brand's bulletins.
+    # No public source that agrees with the others was found for NIO, Leapmotor, Lynk &
+    # Co or GAC Aion WMIs, nor for XPeng beyond L1N (see catalog/vin.py); guesses must
+    # not send owners to another brand's bulletins.
     info = decode_vin(vin)
     assert info.valid and info.brand is None

@@ -41,11 +41,17 @@ _WMI_BRANDS: dict[str, tuple[str, ...]] = {
     # vininfo (after Wikipedia's WMI list) names Geely, NHTSA vPIC names Zeekr Intelligent
     # Technology US (make Zeekr): shared inside Geely Holding, so the WMI alone cannot tell.
     "L6T": ("geely", "zeekr"),
-    # Not listed, for want of a source that agrees with the others: NIO, XPeng, Leapmotor,
-    # Lynk & Co and GAC Aion. Neither vininfo nor a public copy of the vPIC WMI table names
-    # them, and the web pages that do contradict vininfo (one gives LE4 to NIO, which
-    # vininfo gives to Beijing Benz; another LVH to XPeng, vininfo's Dongfeng Honda) and
-    # each other. Their VINs decode with the brand left open until a source is found.
+    # GitHub ERICpyc/datafactory, test tooling written against XPeng's own vehicle
+    # services (xiaopeng.com hosts): its vehicle-info and registration calls use VINs
+    # L1NSPGHB... and L1NNSGHB...; no other maker is given L1N by vininfo or vPIC. Indirect
+    # (sample VINs, not a WMI table), so XPeng's other plants' WMIs stay unlisted.
+    "L1N": ("xpeng",),
+    # Not listed, for want of a source that agrees with the others: NIO, Leapmotor, Lynk &
+    # Co and GAC Aion. Neither vininfo nor a public copy of the vPIC WMI table names them,
+    # and the web pages that do contradict vininfo (one gives LE4 to NIO, which vininfo
+    # gives to Beijing Benz; another LVH to XPeng, vininfo's Dongfeng Honda) and each
+    # other. NIO's cars were built under JAC's licence (LJ1, JAC's WMI) until 2023, so LJ1
+    # cannot name NIO alone. Their VINs decode with the brand left open.
 }
 
 #: (brand, WMIs, pattern over the VDS, positions 4-9) -> model slug. Only patterns a public
