@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -84,6 +85,35 @@ def test_search_works_without_javascript(browser, live_server):
     assert page.is_hidden("#map")  # the map needs scripts; the list does not
     # Chromium asks for en-US: its readers get miles.
     assert "shops within 31.1 mi of Oslo, NO" in page.inner_text("#results-heading")
+    context.close()
+
+
+def test_use_my_location_searches_around_the_reader(browser, live_server):
+    """With the location allowed, the button fills the coordinates and searches there."""
+    context = browser.new_context(viewport={"width": 360, "height": 740},
+                                  geolocation={"latitude": 50.1109, "longitude": 8.6821},
+                                  permissions=["geolocation"])
+    page = context.new_page()
+    page.route("https://tile.openstreetmap.org/**", lambda route: route.abort())
+    page.goto(f"{live_server}/")
+    page.click("#locate")
+    page.wait_for_url("**lat=50.1109**")
+    args = parse_qs(urlsplit(page.url).query)
+    assert args["lat"] == ["50.11090"] and args["lon"] == ["8.68210"]
+    assert "near" not in args and "vin" not in args  # a clean, shareable link
+    assert len(list_ids(page)) > 0
+    assert page.inner_text("#results-heading").endswith("of your location")
+    context.close()
+
+
+def test_use_my_location_refused_says_to_type_a_place(browser, live_server):
+    context = browser.new_context(viewport={"width": 360, "height": 740}, permissions=[])
+    page = context.new_page()
+    page.goto(f"{live_server}/")
+    page.click("#locate")
+    page.wait_for_function("document.getElementById('locate-status').textContent"
+                           ".includes('type a place')")
+    assert page.url == f"{live_server}/"
     context.close()
 
 

@@ -71,7 +71,9 @@
         near.value = "";
         near.required = false;
         if (country) { country.disabled = true; }
-        form.submit();
+        // requestSubmit runs the submit handler below, which keeps empty fields out of
+        // the link; submit() would skip it.
+        if (form.requestSubmit) { form.requestSubmit(); } else { form.submit(); }
       }, function () {
         status.textContent = locate.dataset.failed || "";
       }, { enableHighAccuracy: false, timeout: 10000, maximumAge: 300000 });
