@@ -3,13 +3,14 @@ also across the 180th meridian, near both poles and around lat/lon 0."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, insert
 
 from service_portal.geo.geodesy import geodesic_km
+from service_portal.shops import hours
 from service_portal.shops.models import Shop, ShopBrand
 from service_portal.shops.search import SearchQuery, search_shops
 
@@ -21,8 +22,9 @@ CENTRES = st.one_of(
 )
 
 
-def _place_shops(session, org_id, centre, offsets, brand_ids=()):
-    """Shops scattered around `centre` by (dlat, dlon) offsets, wrapped onto the globe."""
+def _place_shops(session, org_id, centre, offsets, brand_ids=(), extra=lambda i: {}):
+    """Shops scattered around `centre` by (dlat, dlon) offsets, wrapped onto the globe;
+    `extra(i)` adds columns to shop number i."""
     session.rollback()  # each example starts clean, even after a failing one
     session.execute(delete(Shop))
     rows = []
@@ -33,7 +35,8 @@ def _place_shops(session, org_id, centre, offsets, brand_ids=()):
         rows.append({"id": i, "external_id": f"p{i}", "organization_id": org_id,
                      "name": f"S{i}", "country": "DE", "lat": lat, "lon": lon,
                      "timezone": "UTC", "active": i % 11 != 0, "version": 1,
-                     "created_at": datetime.now(UTC), "updated_at": datetime.now(UTC)})
+                     "created_at": datetime.now(UTC), "updated_at": datetime.now(UTC),
+                     **extra(i)})
     if rows:
         session.execute(insert(Shop), rows)
     if brand_ids and rows:
@@ -133,3 +136,57 @@ def test_dense_pages_match_a_brute_force_scan(make, session, centre, offsets, ra
                                              limit=limit, offset=offset))
     assert page.total == len(expected)
     assert [h.shop_id for h in page.hits] == [i for _d, i in expected[offset:offset + limit]]
+
+
+HOURS = (None, "24/7", "off", "Mo-Fr 08:00-18:00", "Sa,Su 10:00-14:00", "Mo-Su 00:00-12:00")
+HV = ("none", "1S", "2S", "3S")
+
+
+def _hours_and_hv(i: int) -> dict:
+    return {"opening_hours": HOURS[i % len(HOURS)], "hv_level": HV[i % 4],
+            "hv_valid_until": date(2030, 1, 1) if i % 5 else date(2020, 1, 1)}
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                                 HealthCheck.data_too_large])
+@given(centre=CENTRES, offsets=st.one_of(OFFSETS, DENSE), radius=st.floats(5, 400),
+       open_now=st.sampled_from([None, True, False]), best=st.booleans(),
+       with_brand=st.booleans(), hour=st.integers(0, 23), limit=st.integers(1, 8),
+       offset=st.integers(0, 6))
+def test_open_now_and_best_match_a_brute_force_scan(make, session, centre, offsets, radius,
+                                                    open_now, best, with_brand, hour, limit,
+                                                    offset):
+    """`open_now` and `sort=best` (authorisation, open, HV level, then distance, then id)
+    give exactly the shops and the order a scan of every shop by hand gives."""
+    assume(best or open_now is not None)
+    session.rollback()
+    alpha, beta = make.brand(), make.brand()
+    rows = _place_shops(session, make.org().id, centre, offsets, (alpha.id, beta.id),
+                        extra=_hours_and_hv)
+    now = datetime(2026, 11, 25, hour, 30, tzinfo=UTC)  # a Wednesday
+    levels = ("independent", "partner", "authorized")
+
+    def state(row) -> bool:
+        return hours.state_at(row["opening_hours"], "UTC", "DE", now)[0]
+
+    def keep(row) -> bool:
+        return ((not with_brand or row["id"] % 2 == 0)
+                and (open_now is None or state(row) == open_now))
+
+    def rank(row) -> int:
+        level = levels.index(levels[row["id"] % 3]) + 1 if with_brand else 0
+        hv = HV.index(row["hv_level"]) if row["hv_valid_until"] >= now.date() else 0
+        return level * 100 + state(row) * 10 + hv
+
+    by_id = {r["id"]: r for r in rows}
+    found = _brute_force(rows, centre, radius, keep)
+    if best:
+        found.sort(key=lambda f: (-rank(by_id[f[1]]), f[0], f[1]))
+    page = search_shops(session, SearchQuery(
+        lat=centre[0], lon=centre[1], radius_km=radius, limit=limit, offset=offset,
+        sort="best" if best else "distance", brand_id=alpha.id if with_brand else None,
+        open_now=open_now, now=now))
+    assert page.total == len(found)
+    assert [h.shop_id for h in page.hits] == [i for _d, i in found[offset:offset + limit]]
+    assert all(h.open_now == state(by_id[h.shop_id]) for h in page.hits)

@@ -109,8 +109,9 @@ def _filtered_rows(session: Session, sql: _SearchSQL, query: SearchQuery) -> lis
         level = ("COALESCE((SELECT CASE sb.level WHEN 'authorized' THEN 3 WHEN 'partner' "
                  "THEN 2 ELSE 1 END FROM shop_brands sb WHERE sb.shop_id = d.id "
                  "AND sb.brand_id = :rank_brand), 0)")
-    hours_columns = "s.opening_hours, s.timezone, s.country, s.hv_level, s.hv_valid_until" \
-        if sql.needs_shop else "NULL, NULL, NULL, NULL, NULL"
+    hours_columns = "s.opening_hours, s.timezone, s.country" if sql.needs_shop \
+        else "NULL, NULL, NULL"
+    hours_columns += ", s.hv_level, s.hv_valid_until" if query.sort == "best" else ", NULL, NULL"
     fetched = session.execute(_sql(sql.select(f"d.id, d.c2, {level}, {hours_columns}")),
                               sql.params).all()
     states: dict[tuple, bool] = {}
