@@ -34,14 +34,14 @@ from service_portal import create_app
 from service_portal.db import get_session
 from service_portal.shops.search import SearchQuery, search_shops
 
-# MySQL-style locators write `... HAVING distance < R`; SQLite wants the same full scan
-# as a subquery.
+# MySQL-style locators write `... HAVING distance < R`; SQLite and PostgreSQL want the
+# same full scan as a subquery ({least}: SQLite's two-argument min, PostgreSQL's least).
 NAIVE = """
 SELECT id, distance FROM (
-  SELECT id, 6371.0 * acos(min(1.0, cos(radians(:lat)) * cos(radians(lat))
+  SELECT id, 6371.0 * acos({least}(1.0, cos(radians(:lat)) * cos(radians(lat))
          * cos(radians(lon) - radians(:lon)) + sin(radians(:lat)) * sin(radians(lat))))
          AS distance
-  FROM shops WHERE active)
+  FROM shops WHERE active) AS scanned
 WHERE distance < :r ORDER BY distance LIMIT 20
 """
 
@@ -96,8 +96,11 @@ def in_process(url: str, queries: int) -> tuple[list[dict], int]:
                                                      **kw))
             totals.append(page.total)
 
+        naive_sql = text(NAIVE.format(
+            least="min" if session.get_bind().dialect.name == "sqlite" else "least"))
+
         def naive(lat, lon):
-            session.execute(text(NAIVE), {"lat": lat, "lon": lon, "r": 50}).all()
+            session.execute(naive_sql, {"lat": lat, "lon": lon, "r": 50}).all()
 
         from werkzeug.datastructures import MultiDict
 
