@@ -81,8 +81,10 @@ def search_shops(session: Session, query: SearchQuery) -> SearchPage:
     total and the requested page, ordered by distance then id, or by the `best` rank."""
     sql = _SearchSQL(session.get_bind().dialect.name, query)
     wanted = query.offset + query.limit
-    if sql.plain_rtree():
-        total = _count_plain(session, sql, query)
+    if sql.unfiltered():
+        # Counted without fetching the rows, then only the page's neighbourhood is read.
+        total = _count_plain(session, sql, query) if sql.dialect == "sqlite" \
+            else _count_in_sql(session, sql, query)
         ranked = _top(session, sql, query, wanted, total) if total > query.offset else []
     else:
         # With filters every candidate costs lookups anyway: fetch those that pass once
@@ -210,9 +212,10 @@ class _SearchSQL:
         if q.open_now is not None or q.sort == "best":
             self.needs_shop = True
 
-    def plain_rtree(self) -> bool:
-        """True when no filter applies and SQLite's R*Tree alone can answer."""
-        return self.dialect == "sqlite" and len(self.where) == 1 and not self.needs_shop
+    def unfiltered(self) -> bool:
+        """True when no filter applies: the chord alone decides (on SQLite the R*Tree
+        alone can answer)."""
+        return len(self.where) == 1 and not self.needs_shop
 
     def select(self, columns: str, *, extra_where: str = "", order: str = "",
                limit: int | None = None, shop_join: bool | None = None) -> str:
@@ -245,6 +248,18 @@ def _count_rows(session: Session, sql: _SearchSQL, query: SearchQuery, rows: lis
     if not ring:
         return sure
     return sure + _within(query, _coordinates(session, ring).values())
+
+
+def _count_in_sql(session: Session, sql: _SearchSQL, query: SearchQuery) -> int:
+    """The count in SQL (PostgreSQL): sure rows counted there, only the thin ring of
+    chords near the radius fetched for its exact geodesic."""
+    sure, within_chord = session.execute(_sql(sql.select(
+        "count(CASE WHEN d.c2 <= :c2sure THEN 1 END), count(*)")), sql.params).one()
+    if sure == within_chord:
+        return sure
+    ring = session.execute(_sql(sql.select("s.lat, s.lon", extra_where="d.c2 > :c2sure",
+                                           shop_join=True)), sql.params).all()
+    return sure + _within(query, ring)
 
 
 def _count_plain(session: Session, sql: _SearchSQL, query: SearchQuery) -> int:
