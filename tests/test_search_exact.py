@@ -3,13 +3,16 @@ also across the 180th meridian, near both poles and around lat/lon 0."""
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, date, datetime
 
+import pytest
+from geographiclib.geodesic import Geodesic
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, insert
 
-from service_portal.geo.geodesy import geodesic_km
+from service_portal.geo.geodesy import chord_surely_within_km, ecef_km, geodesic_km
 from service_portal.shops import hours
 from service_portal.shops.models import Shop, ShopBrand
 from service_portal.shops.search import SearchQuery, search_shops
@@ -190,3 +193,34 @@ def test_open_now_and_best_match_a_brute_force_scan(make, session, centre, offse
     assert page.total == len(found)
     assert [h.shop_id for h in page.hits] == [i for _d, i in found[offset:offset + limit]]
     assert all(h.open_now == state(by_id[h.shop_id]) for h in page.hits)
+
+
+@pytest.mark.parametrize("centre", [(50.11, 8.68), (0.0, 179.99), (-89.5, 30.0), (0.0, 0.0)])
+@pytest.mark.parametrize("kind", ["plain", "brand", "open_now", "best"])
+def test_shops_metres_either_side_of_the_radius(make, session, centre, kind):
+    """At 300 km the chord cannot tell a shop 5 m inside from one 5 m outside (the ring
+    where only the geodesic decides is 28 m wide there): every count and page path must
+    still keep exactly the inner ones."""
+    radius = 300.0
+    points = []
+    for azimuth in range(0, 360, 30):
+        for metres in (radius * 1000 - 5, radius * 1000 + 5):
+            end = Geodesic.WGS84.Direct(centre[0], centre[1], azimuth, metres)
+            points.append((end["lat2"] - centre[0], end["lon2"] - centre[1]))
+    session.rollback()
+    brand = make.brand()
+    rows = _place_shops(session, make.org().id, centre, points, (brand.id,))
+    inside = _brute_force(rows, centre, radius)
+    assert len(inside) == len([r for r in rows if r["active"] and r["id"] % 2])
+    sure = chord_surely_within_km(radius)
+    in_ring = [r for r in rows if sure < math.dist(ecef_km(*centre), ecef_km(r["lat"], r["lon"]))
+               <= radius]
+    assert len(in_ring) >= 6  # the geodesic, not the chord, decides for these
+    query = SearchQuery(lat=centre[0], lon=centre[1], radius_km=radius, limit=100,
+                        brand_id=brand.id if kind in ("brand", "best") else None,
+                        open_now=False if kind == "open_now" else None,
+                        sort="best" if kind == "best" else "distance")
+    page = search_shops(session, query)
+    assert page.total == len(inside)
+    assert sorted(h.shop_id for h in page.hits) == sorted(i for _d, i in inside)
+    assert all(h.distance_km <= radius for h in page.hits)
