@@ -215,6 +215,21 @@ def bulk_upsert_returning(connection: Connection, table: str, columns: tuple[str
     return out
 
 
+@contextmanager
+def unmapped_reads(connection: Connection) -> Iterator[None]:
+    """A bulk write's reads on SQLite go through the page cache, not the memory map: a
+    million-row import touches most of the file, and mapped pages count as the process's
+    resident memory. Elsewhere nothing changes."""
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        connection.exec_driver_sql("PRAGMA mmap_size = 0")
+    try:
+        yield
+    finally:
+        if sqlite:
+            connection.exec_driver_sql(f"PRAGMA mmap_size = {SQLITE_MMAP_BYTES}")
+
+
 def copy_rows(connection: Connection, table: str, columns: tuple[str, ...],
               rows: list[tuple]) -> None:
     """Append driver-ready tuples to `table` as fast as the driver allows: PostgreSQL's
