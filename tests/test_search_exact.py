@@ -4,6 +4,7 @@ also across the 180th meridian, near both poles and around lat/lon 0."""
 from __future__ import annotations
 
 import math
+import random
 from datetime import UTC, date, datetime
 
 import pytest
@@ -13,8 +14,9 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, insert
 
 from service_portal.geo.geodesy import chord_surely_within_km, ecef_km, geodesic_km
+from service_portal.parts.models import Stock
 from service_portal.shops import hours
-from service_portal.shops.models import Shop, ShopBrand
+from service_portal.shops.models import Shop, ShopBrand, ShopLanguage, ShopService
 from service_portal.shops.search import SearchQuery, search_shops
 
 CENTRES = st.one_of(
@@ -224,3 +226,68 @@ def test_shops_metres_either_side_of_the_radius(make, session, centre, kind):
     assert page.total == len(inside)
     assert sorted(h.shop_id for h in page.hits) == sorted(i for _d, i in inside)
     assert all(h.distance_km <= radius for h in page.hits)
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                                 HealthCheck.data_too_large])
+@given(centre=CENTRES, offsets=st.one_of(OFFSETS, DENSE), radius=st.floats(5, 400),
+       services=st.sets(st.integers(0, 2), max_size=2), part=st.sampled_from([None, 0, 1]),
+       language=st.sampled_from([None, "pt", "de"]),
+       hv_min=st.sampled_from([None, "1S", "2S", "3S"]), limit=st.integers(1, 8),
+       offset=st.integers(0, 6))
+def test_every_sql_filter_matches_a_brute_force_scan(make, session, centre, offsets, radius,
+                                                     services, part, language, hv_min, limit,
+                                                     offset):
+    """Services (all of them), a part or its successor in stock (qty > 0), a language
+    (`pt` takes `pt-BR`) and a valid minimum HV level, combined: exactly the shops a scan
+    by hand keeps, in distance order, on every page."""
+    session.rollback()
+    brand = make.brand()
+    offered = [make.service() for _ in range(3)]
+    old, new = make.part(brand), make.part(brand)
+    old.superseded_by_id = new.id
+    session.commit()
+    rows = _place_shops(session, make.org().id, centre, offsets, extra=_hours_and_hv)
+    spoken = ("de", "pt-BR", "fr", "pt")
+    # Independent draws per shop, so that no filter's pattern hides another's.
+    traits = {}
+    for row in rows:
+        draw = random.Random(row["id"])
+        traits[row["id"]] = {"services": {k for k in range(3) if draw.random() < 0.6},
+                             "held": draw.choice([None, old, new]), "qty": draw.choice([0, 2]),
+                             "tongue": draw.choice(spoken)}
+    links = [{"shop_id": i, "service_id": offered[k].id}
+             for i, t in traits.items() for k in t["services"]]
+    stock = [{"shop_id": i, "part_id": t["held"].id, "qty": t["qty"], "currency": "EUR",
+              "min_qty": 0, "version": 1, "updated_at": datetime.now(UTC)}
+             for i, t in traits.items() if t["held"] is not None]
+    tongues = [{"shop_id": i, "language": t["tongue"]} for i, t in traits.items()]
+    for model, values in ((ShopService, links), (Stock, stock), (ShopLanguage, tongues)):
+        if values:
+            session.execute(insert(model), values)
+    session.commit()
+    today = date(2026, 11, 28)
+
+    def keep(row) -> bool:
+        t = traits[row["id"]]
+        if not services <= t["services"]:
+            return False
+        if part is not None:  # asked for old (0): old or new count; for new (1): new only
+            if t["held"] is None or not t["qty"] or (part == 1 and t["held"] is old):
+                return False
+        if language and not (t["tongue"] == language
+                             or t["tongue"].startswith(language + "-")):
+            return False
+        return not hv_min or (HV.index(row["hv_level"]) >= HV.index(hv_min)
+                              and row["hv_valid_until"] >= today)
+
+    expected = _brute_force(rows, centre, radius, keep)
+    chain = [old.id, new.id] if part == 0 else [new.id]
+    page = search_shops(session, SearchQuery(
+        lat=centre[0], lon=centre[1], radius_km=radius, limit=limit, offset=offset,
+        service_ids=[offered[k].id for k in sorted(services)],
+        part_chains=[chain] if part is not None else [], language=language, hv_min=hv_min,
+        now=datetime(2026, 11, 28, 12, tzinfo=UTC)))
+    assert page.total == len(expected)
+    assert [h.shop_id for h in page.hits] == [i for _d, i in expected[offset:offset + limit]]
