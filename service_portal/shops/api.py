@@ -44,7 +44,7 @@ def run_search(params, *, base: dict | None = None) -> dict:
     query = resolve_search(session, params, lat=where.lat, lon=where.lon)
     page = search_shops(session, query)
     docs = shop_documents(session, [h.shop_id for h in page.hits],
-                          part_chains=query.part_chains if query.part_chains else [])
+                          part_chains=query.part_chains)
     numbers = _chain_numbers(session, query.part_chains)
     results = []
     for hit in page.hits:
@@ -52,8 +52,7 @@ def run_search(params, *, base: dict | None = None) -> dict:
         results.append({**doc, "open_now": hit.open_now,
                         "next_change": hit.next_change.isoformat() if hit.next_change else None,
                         "distance_km": round(hit.distance_km, 3),
-                        "match_reasons": match_reasons(doc, query, brand_slug=query.brand_slug,
-                                                       open_now=hit.open_now,
+                        "match_reasons": match_reasons(doc, query, open_now=hit.open_now,
                                                        part_numbers=numbers,
                                                        today=query.now.date())})
     return {"query": {"lat": where.lat, "lon": where.lon, "place": where.label,

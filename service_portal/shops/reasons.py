@@ -7,7 +7,7 @@ from datetime import date
 from .search import SearchQuery, hv_is_valid
 
 
-def match_reasons(doc: dict, query: SearchQuery, *, brand_slug: str | None, open_now: bool,
+def match_reasons(doc: dict, query: SearchQuery, *, open_now: bool,
                   part_numbers: list[set[str]], today: date) -> list[str]:
     """The reasons, in a fixed order: brand level, parts, services, language, open, HV.
 
@@ -15,8 +15,9 @@ def match_reasons(doc: dict, query: SearchQuery, *, brand_slug: str | None, open
     element's set) and of its successors; a shop holding only a successor gets
     `successor_in_stock`."""
     reasons = []
-    if brand_slug:
-        level = next((b["level"] for b in doc["brands"] if b["brand"] == brand_slug), None)
+    if query.brand_slug:
+        level = next((b["level"] for b in doc["brands"] if b["brand"] == query.brand_slug),
+                     None)
         if level:
             reasons.append(f"brand_{level}")
     if part_numbers:

@@ -52,7 +52,7 @@ class SearchQuery:
     offset: int = 0
     sort: str = "distance"
     brand_id: int | None = None
-    brand_slug: str | None = None
+    brand_slug: str | None = None  # the same brand, as `match_reasons` names it
     min_level: str | None = None
     service_ids: list[int] = field(default_factory=list)
     part_chains: list[list[int]] = field(default_factory=list)
