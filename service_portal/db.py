@@ -8,15 +8,19 @@ immediate one queues behind it for up to the timeout.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from flask import Flask, current_app, g, request
 from sqlalchemy import DateTime, Engine, create_engine, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session
+
+T = TypeVar("T")
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -215,19 +219,24 @@ def bulk_upsert_returning(connection: Connection, table: str, columns: tuple[str
     return out
 
 
-@contextmanager
-def unmapped_reads(connection: Connection) -> Iterator[None]:
-    """A bulk write's reads on SQLite go through the page cache, not the memory map: a
-    million-row import touches most of the file, and mapped pages count as the process's
-    resident memory. Elsewhere nothing changes."""
-    sqlite = connection.dialect.name == "sqlite"
-    if sqlite:
+def reads_unmapped(write: Callable[..., T]) -> Callable[..., T]:
+    """For a bulk write taking the session first: on SQLite its reads go through the page
+    cache, not the memory map (restored afterwards, also after a failure). A million-row
+    import touches most of the file, and mapped pages count as the process's resident
+    memory. Elsewhere nothing changes."""
+
+    @functools.wraps(write)
+    def wrapper(session: Session, *args, **kwargs) -> T:
+        connection = session.connection()
+        if connection.dialect.name != "sqlite":
+            return write(session, *args, **kwargs)
         connection.exec_driver_sql("PRAGMA mmap_size = 0")
-    try:
-        yield
-    finally:
-        if sqlite:
+        try:
+            return write(session, *args, **kwargs)
+        finally:
             connection.exec_driver_sql(f"PRAGMA mmap_size = {SQLITE_MMAP_BYTES}")
+
+    return wrapper
 
 
 def copy_rows(connection: Connection, table: str, columns: tuple[str, ...],

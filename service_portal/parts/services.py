@@ -9,7 +9,7 @@ from sqlalchemy import and_, bindparam, delete, insert, or_, update
 from sqlmodel import Session, select
 
 from ..catalog.services import brand_ids, model_index
-from ..db import bulk_upsert_returning, copy_rows, driver_timestamp, unmapped_reads, utcnow
+from ..db import bulk_upsert_returning, copy_rows, driver_timestamp, reads_unmapped, utcnow
 from ..errors import Conflict, Invalid, NotFound
 from ..shops.models import Shop
 from ..tabular import ImportFailed, RowError, Table, require_columns
@@ -137,6 +137,7 @@ def _fitments(session: Session, part_ids: list[int]) -> dict[int, set[int]]:
 STOCK_BATCH = 10_000
 
 
+@reads_unmapped  # bounded memory for a million rows
 def import_stock(session: Session, table: Table, *, shop_external_id: str | None = None,
                  replace: bool = False, dry_run: bool = False,
                  organization_id: int | None = None,
@@ -154,15 +155,6 @@ def import_stock(session: Session, table: Table, *, shop_external_id: str | None
     into `stock` (a dry run only counts what it would do). `replace` removes the stock of
     the named shops that the file does not list. A changed row gets `version + 1`; an
     unchanged row is not touched."""
-    with unmapped_reads(session.connection()):  # bounded memory for a million rows
-        return _import_stock(session, table, shop_external_id=shop_external_id,
-                             replace=replace, dry_run=dry_run,
-                             organization_id=organization_id, progress=progress)
-
-
-def _import_stock(session: Session, table: Table, *, shop_external_id: str | None,
-                  replace: bool, dry_run: bool, organization_id: int | None,
-                  progress: Callable[[int], None] | None) -> dict[str, int]:
     require_columns(table, STOCK_COLUMNS if shop_external_id
                     else (*STOCK_COLUMNS, "shop_external_id"))
     shops = _ShopIds(session, organization_id)
