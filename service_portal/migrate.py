@@ -11,15 +11,14 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-#: Created by hand in the migrations, unknown to the ORM metadata.
-HAND_MADE = {"ix_shops_point"}
+#: Created by hand in the migrations, unknown to the ORM metadata: the search's change
+#: feed (migration 0005) and, before it, the SQL search index (0002).
+HAND_MADE_PREFIXES = ("search_", "ix_shops_search_seq", "shops_rtree", "ecef_")
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:
-    """Keep autogenerate from dropping the search index: SQLite's R*Tree tables, the
-    PostgreSQL GiST index and generated ECEF columns (see migration 0002)."""
-    name = name or ""
-    return not (name in HAND_MADE or name.startswith(("shops_rtree", "ecef_")))
+    """Keep autogenerate from dropping what the migrations made by hand (see above)."""
+    return not (name or "").startswith(HAND_MADE_PREFIXES + ("ix_shops_point",))
 
 
 def alembic_config(url: str) -> Config:

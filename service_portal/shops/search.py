@@ -1,17 +1,22 @@
 """The shop search: exact geodesic radius, every filter, two orders, and its page.
 
-How it stays exact and fast (see `geo.geodesy` for the bounds it relies on):
+How it stays exact and fast (see `geo.geodesy` for the bounds it relies on, and
+`shops.search_index` for the arrays it reads):
 
-1. The spatial index (SQLite R*Tree, PostgreSQL GiST) returns the shops inside latitude/
-   longitude boxes that provably hold the whole radius (split at the 180th meridian,
-   widened to every longitude near a pole).
-2. SQL computes each candidate's chord (straight-line distance in Earth-centred
-   coordinates) and applies the filters. A chord above the radius is out (the geodesic is
-   never shorter); a chord below `chord_surely_within_km` is in. Only shops in the thin
-   ring between the two (0.13 m wide at 50 km) get an exact geodesic for the count.
-3. For the page, rows come in chord order and get their exact geodesic one by one until
-   the next chord exceeds the distance of the last place on the page: no shop beyond can
-   displace one on it. So a page of 20 costs about 21 geodesics, whatever the density.
+1. A grid over Earth-centred coordinates returns the shops in cells within a cube around
+   the centre that holds the whole radius (no special case at the 180th meridian or the
+   poles: the cube is in space, not in latitude and longitude).
+2. Each candidate's chord (straight-line distance through the Earth) is computed for all
+   of them at once, and the filters are tested on arrays. A chord above the radius is out
+   (the geodesic is never shorter); a chord below `chord_surely_within_km` is in. Only
+   shops in the thin ring between the two (0.13 m wide at 50 km) get an exact geodesic
+   for the count.
+3. For the page, rows go in chord order and get their exact geodesic where chords cannot
+   settle the order (see `_settle_order`), so a page of 20 costs a few geodesics,
+   whatever the density.
+
+Stock is the one filter read from the database (one query over the candidates left),
+because it changes with every sale.
 """
 
 from __future__ import annotations
@@ -19,13 +24,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from functools import lru_cache
 
-from sqlalchemy import TextClause, bindparam, text
+import numpy as np
+from sqlalchemy import text
 from sqlmodel import Session
 
 from ..geo.geodesy import (
-    bounding_boxes,
     chord_surely_within_km,
     distance_from_chord_km,
     ecef_km,
@@ -34,11 +38,11 @@ from ..geo.geodesy import (
 )
 from . import hours
 from .models import AUTH_LEVELS, HV_LEVELS
+from .search_index import Snapshot, index_for
 
-#: How far a chord computed in SQL may be from the true one: SQLite's R*Tree keeps
-#: coordinates as 32-bit floats (within 0.25 m per axis at Earth's radius); PostgreSQL's
-#: are exact, and the slack costs it nothing but a few more exact checks.
-CHORD_SLACK_KM = 0.001
+#: How far a chord computed from the index's arrays may be from the one computed here
+#: from the same coordinates (NumPy and `math` may round the last bits differently).
+CHORD_SLACK_KM = 1e-6
 
 
 @dataclass
@@ -79,287 +83,155 @@ class SearchPage:
 def search_shops(session: Session, query: SearchQuery) -> SearchPage:
     """Exactly the active shops within `radius_km` (geodesic) passing every filter, the
     total and the requested page, ordered by distance then id, or by the `best` rank."""
-    sql = _SearchSQL(session.get_bind().dialect.name, query)
+    bind = session.get_bind()
+    index = index_for(getattr(bind, "engine", bind))
+    snap = index.current()
+    centre = ecef_km(query.lat, query.lon)
+    chord_max = query.radius_km + CHORD_SLACK_KM
+    pos = snap.near(centre, chord_max)
+    c2 = _chords_squared(snap, pos, centre)
+    inside = c2 <= chord_max * chord_max
+    pos, c2 = pos[inside], c2[inside]
+    keep = _filter_mask(snap, pos, query)
+    pos, c2 = pos[keep], c2[keep]
+    is_open = None
+    if query.open_now is not None or query.sort == "best":
+        is_open = index.open_states(snap, pos, query.now)
+        if query.open_now is not None:
+            keep = is_open == query.open_now
+            pos, c2, is_open = pos[keep], c2[keep], is_open[keep]
+    for chain in query.part_chains:
+        keep = _in_stock(session, snap.ids[pos], chain)
+        pos, c2 = pos[keep], c2[keep]
+        is_open = None if is_open is None else is_open[keep]
+    total = _count(snap, pos, c2, query)
     wanted = query.offset + query.limit
-    if sql.unfiltered():
-        # Counted without fetching the rows, then only the page's neighbourhood is read.
-        total = _count_plain(session, sql, query) if sql.dialect == "sqlite" \
-            else _count_in_sql(session, sql, query)
-        ranked = _top(session, sql, query, wanted, total) if total > query.offset else []
+    ranked = _ranked(snap, pos, c2, _ranks(snap, pos, is_open, query), query, wanted) \
+        if total > query.offset else []
+    return SearchPage(total, _hits(snap, ranked[query.offset:wanted], query.now))
+
+
+def _chords_squared(snap: Snapshot, pos: np.ndarray, centre) -> np.ndarray:
+    d = snap.xyz[pos] - np.asarray(centre)
+    return np.einsum("ij,ij->i", d, d)
+
+
+def _filter_mask(snap: Snapshot, pos: np.ndarray, query: SearchQuery) -> np.ndarray:
+    """Brand (with a minimum level), every service, a language (`pt` takes `pt-BR`) and
+    a valid minimum HV level, tested on the index's arrays."""
+    keep = np.ones(len(pos), dtype=bool)
+    bits = snap.trait_bits
+    if query.brand_id is not None:
+        keep &= _has_any(snap, pos, bits.mask([("brand", query.brand_id,
+                                                query.min_level or AUTH_LEVELS[0])]))
+    if query.service_ids:
+        for service_id in query.service_ids:
+            keep &= _has_any(snap, pos, bits.mask([("service", service_id)]))
+    if query.language:
+        prefix = query.language + "-"
+        keep &= _has_any(snap, pos, bits.mask(
+            key for key in bits.bits if key[0] == "language"
+            and (key[1] == query.language or key[1].startswith(prefix))))
+    if query.hv_min:
+        keep &= (snap.hv[pos] >= HV_LEVELS.index(query.hv_min)) \
+            & (snap.hv_until[pos] >= query.now.date().toordinal())
+    return keep
+
+
+def _has_any(snap: Snapshot, pos: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    if mask is None:  # no shop anywhere has it
+        return np.zeros(len(pos), dtype=bool)
+    word = np.flatnonzero(mask)
+    return ((snap.traits[pos][:, word] & mask[word]) != 0).any(axis=1)
+
+
+def _in_stock(session: Session, ids: np.ndarray, chain: list[int]) -> np.ndarray:
+    """Which of `ids` hold the part or one of its successors (qty > 0): one query."""
+    if not len(ids):
+        return np.zeros(0, dtype=bool)
+    parts = ", ".join(str(int(p)) for p in chain)
+    if session.get_bind().dialect.name == "postgresql":
+        source, index, bind = "unnest(CAST(:ids AS bigint[])) AS c(id)", "", ids.tolist()
     else:
-        # With filters every candidate costs lookups anyway: fetch those that pass once
-        # (one pass over the radius), then apply `open_now`, rank, count and order here.
-        rows = _filtered_rows(session, sql, query)
-        total = _count_rows(session, sql, query, rows)
-        ranked = _settle_order(session, sql, query, rows, wanted, complete=True) \
-            if total > query.offset else []
-    page = ranked[query.offset:wanted]
-    return SearchPage(total, _hits(session, page, query.now))
+        # SQLite would probe the (shop, part) key and read each row for its qty; the
+        # (part, shop, qty) index answers from the index alone, twice as fast.
+        source, index = "(SELECT value AS id FROM json_each(:ids)) AS c", \
+            " INDEXED BY ix_stock_part_shop_qty"
+        bind = "[" + ",".join(map(str, ids.tolist())) + "]"
+    held = session.execute(text(
+        f"SELECT c.id FROM {source} WHERE EXISTS (SELECT 1 FROM stock st{index} WHERE "
+        f"st.part_id IN ({parts}) AND st.shop_id = c.id AND st.qty > 0)"),
+        {"ids": bind}).scalars().all()
+    return np.isin(ids, np.array(held, dtype=np.int64))
 
 
-def _filtered_rows(session: Session, sql: _SearchSQL, query: SearchQuery) -> list[tuple]:
-    """(id, c2, rank) of every candidate passing the SQL filters and `open_now`, in
-    (rank descending, chord, id) order.
-
-    Opening hours are evaluated once per distinct (hours, zone, country): shops share a
-    handful of patterns, so `open_now` stays exact without parsing hours per shop. The
-    `best` rank packs, most significant first: the authorisation level for the brand
-    (0-3), open now (0-1), a valid HV level (0-3)."""
-    level = "0"
-    if query.sort == "best" and query.brand_id is not None:
-        sql.params["rank_brand"] = query.brand_id
-        level = ("COALESCE((SELECT CASE sb.level WHEN 'authorized' THEN 3 WHEN 'partner' "
-                 "THEN 2 ELSE 1 END FROM shop_brands sb WHERE sb.shop_id = d.id "
-                 "AND sb.brand_id = :rank_brand), 0)")
-    hours_columns = "s.opening_hours, s.timezone, s.country" if sql.needs_shop \
-        else "NULL, NULL, NULL"
-    hours_columns += ", s.hv_level, s.hv_valid_until" if query.sort == "best" else ", NULL, NULL"
-    fetched = session.execute(_sql(sql.select(f"d.id, d.c2, {level}, {hours_columns}")),
-                              sql.params).all()
-    # One lookup per pattern here saves a call per row (about 0.5 ms on 1,000 candidates),
-    # even though `hours.state_at` remembers states across requests.
-    states: dict[tuple, bool] = {}
-    today = query.now.date()
-    rows = []
-    for shop_id, c2, level_rank, hours_text, zone, country, hv_level, hv_until in fetched:
-        is_open = False
-        if hours_text:
-            key = (hours_text, zone, country)
-            if key not in states:
-                states[key] = hours.state_at(hours_text, zone, country, query.now)[0]
-            is_open = states[key]
-        if query.open_now is not None and is_open != query.open_now:
-            continue
-        rank = 0
-        if query.sort == "best":
-            if isinstance(hv_until, str):  # SQLite hands dates back as text here
-                hv_until = date.fromisoformat(hv_until)
-            hv = HV_LEVELS.index(hv_level) if hv_is_valid(hv_level, hv_until, today) else 0
-            rank = level_rank * 100 + is_open * 10 + hv
-        rows.append((shop_id, c2, rank))
-    rows.sort(key=lambda r: (-r[2], r[1], r[0]))
-    return rows
+def _count(snap: Snapshot, pos: np.ndarray, c2: np.ndarray, query: SearchQuery) -> int:
+    """Shops in the radius: sure ones by chord, the thin ring by exact geodesic."""
+    sure = max(0.0, chord_surely_within_km(query.radius_km) - CHORD_SLACK_KM)
+    ring = c2 > sure * sure
+    return int(len(pos) - ring.sum()) + sum(
+        1 for lat, lon in zip(snap.lat[pos[ring]].tolist(), snap.lon[pos[ring]].tolist(),
+                              strict=True)
+        if geodesic_km(query.lat, query.lon, lat, lon) <= query.radius_km)
 
 
-class _SearchSQL:
-    """The SQL of one search: candidates, chord, filters, built once and reused."""
-
-    def __init__(self, dialect: str, query: SearchQuery) -> None:
-        self.dialect = dialect
-        self.query = query
-        # Components below a nanometre are zeroed: squaring them would underflow
-        # PostgreSQL's float arithmetic, which raises instead of rounding to zero.
-        x, y, z = (c if abs(c) > 1e-12 else 0.0 for c in ecef_km(query.lat, query.lon))
-        chord_max = query.radius_km + CHORD_SLACK_KM
-        chord_sure = max(0.0, chord_surely_within_km(query.radius_km) - CHORD_SLACK_KM)
-        self.params: dict = {"cx": x, "cy": y, "cz": z, "c2max": chord_max ** 2,
-                             "c2sure": chord_sure ** 2}
-        self.needs_shop = False
-        # `c2reach` never exceeds `c2max` (see `set_reach`), so one term bounds the chord.
-        self.where: list[str] = ["d.c2 <= :c2reach"]
-        self.set_reach(query.radius_km)
-        self._filters()
-
-    def set_reach(self, reach_km: float) -> None:
-        """Limit the candidates to those the spatial index finds within `reach_km`."""
-        reach = min(reach_km, self.query.radius_km)
-        self.params["c2reach"] = (reach + CHORD_SLACK_KM) ** 2
-        if self.dialect == "sqlite":
-            # The R*Tree indexes Earth-centred coordinates: a cube of side 2r around the
-            # centre holds every point within chord r, with no meridian or pole cases.
-            for axis in "xyz":
-                centre = self.params[f"c{axis}"]
-                self.params[f"{axis}lo"] = centre - reach - CHORD_SLACK_KM
-                self.params[f"{axis}hi"] = centre + reach + CHORD_SLACK_KM
-            self.candidates = (
-                "SELECT id, (min_x + max_x) / 2 AS x, (min_y + max_y) / 2 AS y, "
-                f"(min_z + max_z) / 2 AS z FROM shops_rtree WHERE {_OUTER_CUBE}")
-            return
-        parts = []
-        for i, (lat_min, lat_max, lon_min, lon_max) in enumerate(
-                bounding_boxes(self.query.lat, self.query.lon, reach)):
-            self.params.update({f"la{i}": lat_min, f"lb{i}": lat_max,
-                                f"lo{i}": lon_min, f"lp{i}": lon_max})
-            parts.append(f"SELECT id, ecef_x AS x, ecef_y AS y, ecef_z AS z FROM shops "
-                         f"WHERE active AND point(lon, lat) <@ "
-                         f"box(point(:lo{i}, :la{i}), point(:lp{i}, :lb{i}))")
-        self.candidates = " UNION ".join(parts)
-
-    def _filters(self) -> None:
-        q = self.query
-        if q.brand_id is not None:
-            self.params["brand_id"] = q.brand_id
-            levels = AUTH_LEVELS[AUTH_LEVELS.index(q.min_level or "independent"):]
-            self.where.append(
-                "EXISTS (SELECT 1 FROM shop_brands sb WHERE sb.shop_id = d.id "
-                f"AND sb.brand_id = :brand_id AND sb.level IN ({_literals(levels)}))")
-        for i, service_id in enumerate(q.service_ids):
-            self.params[f"svc{i}"] = service_id
-            self.where.append("EXISTS (SELECT 1 FROM shop_services ss WHERE ss.shop_id = d.id "
-                              f"AND ss.service_id = :svc{i})")
-        for chain in q.part_chains:
-            ids = ", ".join(str(int(p)) for p in chain)
-            self.where.append("EXISTS (SELECT 1 FROM stock st WHERE st.shop_id = d.id "
-                              f"AND st.part_id IN ({ids}) AND st.qty > 0)")
-        if q.language:
-            self.params.update({"lang": q.language, "lang_prefix": q.language + "-%"})
-            self.where.append("EXISTS (SELECT 1 FROM shop_languages sl WHERE sl.shop_id = d.id "
-                              "AND (sl.language = :lang OR sl.language LIKE :lang_prefix))")
-        if q.hv_min:
-            self.needs_shop = True
-            self.params["today"] = q.now.date().isoformat()
-            levels = HV_LEVELS[HV_LEVELS.index(q.hv_min):]
-            self.where.append(f"s.hv_level IN ({_literals(levels)}) "
-                              "AND s.hv_valid_until >= :today")
-        if q.open_now is not None or q.sort == "best":
-            self.needs_shop = True
-
-    def unfiltered(self) -> bool:
-        """True when no filter applies: the chord alone decides (on SQLite the R*Tree
-        alone can answer)."""
-        return len(self.where) == 1 and not self.needs_shop
-
-    def select(self, columns: str, *, extra_where: str = "", order: str = "",
-               limit: int | None = None, shop_join: bool | None = None) -> str:
-        join = " JOIN shops s ON s.id = d.id" if (shop_join or self.needs_shop) else ""
-        where = " AND ".join(self.where + ([extra_where] if extra_where else []))
-        sql = (f"WITH cand AS ({self.candidates}), d AS (SELECT id, "
-               "(x - :cx) * (x - :cx) + (y - :cy) * (y - :cy) + (z - :cz) * (z - :cz) AS c2 "
-               f"FROM cand) SELECT {columns} FROM d{join} WHERE {where}")
-        if order:
-            sql += f" ORDER BY {order}"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
-        return sql
+def _ranks(snap: Snapshot, pos: np.ndarray, is_open: np.ndarray | None,
+           query: SearchQuery) -> np.ndarray:
+    """The `best` rank, most significant first: the authorisation level for the brand
+    (0-3), open now (0-1), a valid HV level (0-3). Zero for every row in distance order."""
+    if query.sort != "best":
+        return np.zeros(len(pos), dtype=np.int64)
+    rank = np.zeros(len(pos), dtype=np.int64)
+    if query.brand_id is not None:
+        for level in AUTH_LEVELS:
+            rank += 100 * _has_any(snap, pos, snap.trait_bits.mask(
+                [("brand", query.brand_id, level)]))
+    rank += 10 * is_open
+    valid = (snap.hv[pos] >= HV_LEVELS.index("1S")) \
+        & (snap.hv_until[pos] >= query.now.date().toordinal())
+    rank += np.where(valid, snap.hv[pos], 0)
+    return rank
 
 
-@lru_cache(maxsize=512)
-def _sql(statement: str) -> TextClause:
-    """Parsed once: building a TextClause scans the whole statement for parameters."""
-    return text(statement)
-
-
-def _literals(values) -> str:
-    return ", ".join(f"'{v}'" for v in values)  # only our own enum constants reach here
-
-
-def _count_rows(session: Session, sql: _SearchSQL, query: SearchQuery, rows: list) -> int:
-    """Rows in the radius: sure ones by chord, the thin ring by exact geodesic."""
-    sure = sum(1 for _id, c2, _rank in rows if c2 <= sql.params["c2sure"])
-    ring = [shop_id for shop_id, c2, _rank in rows if c2 > sql.params["c2sure"]]
-    if not ring:
-        return sure
-    return sure + _within(query, _coordinates(session, ring).values())
-
-
-def _count_in_sql(session: Session, sql: _SearchSQL, query: SearchQuery) -> int:
-    """The count in SQL (PostgreSQL): sure rows counted there, only the thin ring of
-    chords near the radius fetched for its exact geodesic."""
-    sure, within_chord = session.execute(_sql(sql.select(
-        "count(CASE WHEN d.c2 <= :c2sure THEN 1 END), count(*)")), sql.params).one()
-    if sure == within_chord:
-        return sure
-    ring = session.execute(_sql(sql.select("s.lat, s.lon", extra_where="d.c2 > :c2sure",
-                                           shop_join=True)), sql.params).all()
-    return sure + _within(query, ring)
-
-
-def _count_plain(session: Session, sql: _SearchSQL, query: SearchQuery) -> int:
-    """The unfiltered count on SQLite, reading as few R*Tree rows as possible.
-
-    A cube inscribed in the sphere of chord `c2sure` holds only shops surely within the
-    radius, and the R*Tree counts it without reading a single row. Only the shell between
-    that cube and the outer one (six boxes) needs each shop's chord. Boxes are cut on the
-    stored lower corners, so every shop falls in exactly one of them."""
-    half = max(0.0, math.sqrt(sql.params["c2sure"]) - CHORD_SLACK_KM) / math.sqrt(3)
-    params = dict(sql.params)
-    for axis in "xyz":
-        params[f"i{axis}lo"] = params[f"c{axis}"] - half
-        params[f"i{axis}hi"] = params[f"c{axis}"] + half
-    inside = {axis: f"min_{axis} >= :i{axis}lo AND min_{axis} <= :i{axis}hi" for axis in "xyz"}
-    inner = session.execute(_sql(
-        f"SELECT count(*) FROM shops_rtree WHERE {_OUTER_CUBE} AND {inside['x']} "
-        f"AND {inside['y']} AND {inside['z']}"), params).scalar_one()
-    slabs = ["min_x < :ixlo", "min_x > :ixhi",
-             f"{inside['x']} AND min_y < :iylo", f"{inside['x']} AND min_y > :iyhi",
-             f"{inside['x']} AND {inside['y']} AND min_z < :izlo",
-             f"{inside['x']} AND {inside['y']} AND min_z > :izhi"]
-    shell = " UNION ALL ".join(f"SELECT id, {_MID_C2} AS c2 FROM shops_rtree "
-                               f"WHERE {_OUTER_CUBE} AND {slab}" for slab in slabs)
-    sure, within_chord = session.execute(_sql(
-        f"SELECT count(CASE WHEN c2 <= :c2sure THEN 1 END), count(*) FROM ({shell}) "
-        "WHERE c2 <= :c2max"), params).one()
-    if sure == within_chord:
-        return inner + sure
-    ring = session.execute(_sql(
-        f"SELECT s.lat, s.lon FROM ({shell}) AS sh JOIN shops s ON s.id = sh.id "
-        "WHERE sh.c2 > :c2sure AND sh.c2 <= :c2max"), params).all()
-    return inner + sure + _within(query, ring)
-
-
-def _within(query: SearchQuery, points) -> int:
-    return sum(1 for lat, lon in points
-               if geodesic_km(query.lat, query.lon, lat, lon) <= query.radius_km)
-
-
-_COORDINATES = text("SELECT id, lat, lon FROM shops WHERE id IN :ids").bindparams(
-    bindparam("ids", expanding=True))
-_HOURS = text("SELECT id, opening_hours, timezone, country FROM shops WHERE id IN :ids") \
-    .bindparams(bindparam("ids", expanding=True))
-_OUTER_CUBE = ("max_x >= :xlo AND min_x <= :xhi AND max_y >= :ylo AND min_y <= :yhi "
-               "AND max_z >= :zlo AND min_z <= :zhi")
-_MID_C2 = ("((min_x + max_x) / 2 - :cx) * ((min_x + max_x) / 2 - :cx) + "
-           "((min_y + max_y) / 2 - :cy) * ((min_y + max_y) / 2 - :cy) + "
-           "((min_z + max_z) / 2 - :cz) * ((min_z + max_z) / 2 - :cz)")
-
-
-def _top(session: Session, sql: _SearchSQL, query: SearchQuery, wanted: int,
-         total: int) -> list[tuple]:
+def _ranked(snap: Snapshot, pos: np.ndarray, c2: np.ndarray, rank: np.ndarray,
+            query: SearchQuery, wanted: int) -> list[tuple]:
     """The first `wanted` matches in exact order: (negated rank, distance, id) tuples.
 
-    Rows come ordered by (rank, chord). A row whose chord exceeds the upper bound of every
-    earlier row of its rank is certainly farther than all of them, so the order only has to
-    be settled inside runs of rows whose bounds overlap ("clusters", 0.13 m wide at 50 km):
-    those get exact geodesics. The page is first sought in a smaller radius sized from the
-    density (`total`), then in twice that, so dense cities do not sort every candidate."""
-    # Shops are denser near a city centre than the radius-wide average, so this reach is
-    # usually enough; `best` must look at the whole radius (rank beats distance).
-    reach = query.radius_km
-    if query.sort == "distance" and total > 4 * wanted:
-        reach = query.radius_km * math.sqrt(wanted / total)
-    batch = 2 * wanted + 8
+    In distance order only the nearest few rows are sorted at first (every row left out
+    has a chord at least as long as theirs); when they cannot settle the page (see
+    `_settle_order`), four times as many are. `best` sorts every row: rank beats distance."""
+    ids = snap.ids[pos]
+    batch = len(pos) if query.sort == "best" else 2 * wanted + 8
     while True:
-        sql.set_reach(reach)
-        rows = session.execute(_sql(sql.select(
-            "d.id, d.c2, 0", order="d.c2, d.id", limit=batch)),
-            sql.params).all()
-        complete = reach >= query.radius_km and len(rows) < batch
-        if len(rows) == batch:
-            # Rows left out sort after the last one: of its rank, none has a shorter chord.
-            sql.params["c2reach"] = rows[-1][1]
-        ranked = _settle_order(session, sql, query, rows, wanted, complete=complete)
-        if ranked is not None:
-            return ranked
-        if len(rows) == batch:
-            batch *= 4
-        else:
-            reach *= 2
+        complete = batch >= len(pos)
+        chosen = np.arange(len(pos)) if complete else np.argpartition(c2, batch - 1)[:batch]
+        order = chosen[np.lexsort((ids[chosen], c2[chosen], -rank[chosen]))]
+        rows = list(zip(ids[order].tolist(), c2[order].tolist(), rank[order].tolist(),
+                        strict=True))
+        coords = {row[0]: point for row, point in zip(rows, zip(
+            snap.lat[pos[order]].tolist(), snap.lon[pos[order]].tolist(), strict=True),
+            strict=True)}
+        reach = math.inf if complete else math.sqrt(max(rows[-1][1], 0.0))
+        settled = _settle_order(query, rows, wanted, coords, reach_km=reach,
+                                complete=complete)
+        if settled is not None:
+            return settled
+        batch *= 4
 
 
-def _settle_order(session: Session, sql: _SearchSQL, query: SearchQuery, rows: list,
-                  wanted: int, *, complete: bool) -> list[tuple] | None:
-    """Exact order of the first `wanted` of `rows`, or None when the rows within the reach
-    cannot prove it (the caller widens the reach).
+def _settle_order(query: SearchQuery, rows: list, wanted: int, coords: dict, *,
+                  reach_km: float, complete: bool) -> list[tuple] | None:
+    """Exact order of the first `wanted` of `rows` ((id, chord², rank) in rank and chord
+    order), or None when they cannot prove it (the caller takes more rows).
 
-    SQL's chords may be off by CHORD_SLACK_KM, so a row's distance lies within
-    [chord - slack, upper bound of (chord + slack)]; rows whose ranges overlap form a
-    cluster. Each member's distance then comes from its exact coordinates: the chord's
+    `reach_km`: every row left out has a chord at least this long. A row's distance lies
+    within [chord - slack, upper bound of (chord + slack)]; rows whose ranges overlap form
+    a cluster. Each member's distance then comes from its exact coordinates: the chord's
     bounds when they are tight (a single member), the geodesic otherwise."""
     slack = CHORD_SLACK_KM
-    reach = math.sqrt(sql.params["c2reach"]) - slack  # every row left out is beyond this
+    reach = reach_km - slack
     sure = chord_surely_within_km(query.radius_km)
     centre = ecef_km(query.lat, query.lon)
-    coords = _LazyCoordinates(session, [r[0] for r in rows])
     out: list[tuple] = []
     cluster: list[tuple] = []  # (negated rank, id)
     cluster_end = -1.0
@@ -401,39 +273,11 @@ def _settle_order(session: Session, sql: _SearchSQL, query: SearchQuery, rows: l
     return None
 
 
-class _LazyCoordinates:
-    """Exact coordinates of rows, fetched in chunks as the order is settled."""
-
-    CHUNK = 64
-
-    def __init__(self, session: Session, ids: list[int]) -> None:
-        self.session, self.ids = session, ids
-        self.position = {shop_id: i for i, shop_id in enumerate(ids)}
-        self.known: dict[int, tuple[float, float]] = {}
-
-    def __getitem__(self, shop_id: int) -> tuple[float, float]:
-        if shop_id not in self.known:
-            start = self.position[shop_id]
-            self.known.update(_coordinates(self.session, self.ids[start:start + self.CHUNK]))
-        return self.known[shop_id]
-
-
-def _coordinates(session: Session, ids: list[int]) -> dict[int, tuple[float, float]]:
-    if not ids:
-        return {}
-    rows = session.execute(_COORDINATES, {"ids": ids}).all()
-    return {shop_id: (lat, lon) for shop_id, lat, lon in rows}
-
-
-def _hits(session: Session, page: list[tuple], now: datetime) -> list[Hit]:
-    ids = [shop_id for _rank, _d, shop_id in page]
-    if not ids:
-        return []
-    rows = session.execute(_HOURS, {"ids": ids}).all()
-    info = {r[0]: r[1:] for r in rows}
+def _hits(snap: Snapshot, page: list[tuple], now: datetime) -> list[Hit]:
     hits = []
     for _rank, distance, shop_id in page:
-        hours_text, zone, country = info[shop_id]
+        number = snap.pattern[snap.position[shop_id]]
+        hours_text, zone, country = snap.patterns[number] if number >= 0 else (None, "", None)
         is_open, change = hours.state_at(hours_text, zone, country, now)
         hits.append(Hit(shop_id, distance, is_open, change))
     return hits

@@ -1,0 +1,134 @@
+"""The search's in-memory index follows the database: every committed change to a shop,
+its brands, services or languages shows in the very next search, from any writer (another
+app host included); a change rolled back never shows; concurrent writers do not deadlock."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from sqlalchemy import text
+
+from service_portal.db import make_engine, writer
+from service_portal.shops.models import ShopBrand, ShopLanguage, ShopService
+
+FRANKFURT = {"lat": "50.1109", "lon": "8.6821", "radius_km": "20"}
+
+
+def found(client, **params) -> list[str]:
+    body = client.get("/api/v1/shops", query_string=FRANKFURT | params).get_json()
+    assert body["total"] == len(body["results"])
+    return [r["name"] for r in body["results"]]
+
+
+def test_new_changed_and_removed_shops_show_in_the_next_search(client, make, session):
+    byd = make.brand("byd")
+    hv = make.service("hv-battery")
+    first = make.shop(name="First", lat=50.11, lon=8.68)
+    assert found(client) == ["First"]  # the index is loaded here
+
+    second = make.shop(name="Second", lat=50.12, lon=8.69, brands=[(byd, "partner")],
+                       services=[hv], languages=["pt-BR"])
+    assert found(client) == ["First", "Second"]
+    assert found(client, brand="byd", authorization="partner") == ["Second"]
+    assert found(client, service="hv-battery", language="pt") == ["Second"]
+
+    # Links change: a brand's level, a service and a language added or removed.
+    session.execute(text("UPDATE shop_brands SET level = 'independent' WHERE shop_id = :id"),
+                    {"id": second.id})
+    session.add(ShopBrand(shop_id=first.id, brand_id=byd.id, level="authorized"))
+    session.add(ShopService(shop_id=first.id, service_id=hv.id))
+    session.add(ShopLanguage(shop_id=first.id, language="ar"))
+    session.execute(text("DELETE FROM shop_languages WHERE shop_id = :id"), {"id": second.id})
+    session.commit()
+    assert found(client, brand="byd", authorization="partner") == ["First"]
+    assert found(client, service="hv-battery") == ["First", "Second"]
+    assert found(client, language="ar") == ["First"]
+    assert found(client, language="pt") == []
+
+    # The shop's own columns: place, hours, HV level, activity.
+    session.execute(text("UPDATE shops SET lat = 50.5, lon = 9.5 WHERE id = :id"),
+                    {"id": first.id})
+    session.execute(text("UPDATE shops SET opening_hours = '24/7', hv_level = '3S', "
+                         "hv_valid_until = '2099-01-01' WHERE id = :id"), {"id": second.id})
+    session.commit()
+    assert found(client) == ["Second"]
+    assert found(client, open_now="true", hv_level="3S") == ["Second"]
+    session.execute(text("UPDATE shops SET active = false WHERE id = :id"), {"id": second.id})
+    session.execute(text("UPDATE shops SET lat = 50.11, lon = 8.68 WHERE id = :id"),
+                    {"id": first.id})
+    session.commit()
+    assert found(client) == ["First"]
+    session.execute(text("UPDATE shops SET active = true WHERE id = :id"), {"id": second.id})
+    session.commit()
+    assert found(client) == ["First", "Second"]
+
+    # Deleted, and an inactive shop never indexed made active.
+    session.execute(text("DELETE FROM shops WHERE id = :id"), {"id": second.id})
+    session.expunge(second)  # SQLite may hand its id to the next shop
+    third = make.shop(name="Third", lat=50.11, lon=8.70, active=False)
+    session.commit()
+    assert found(client) == ["First"]
+    session.execute(text("UPDATE shops SET active = true WHERE id = :id"), {"id": third.id})
+    session.commit()
+    assert found(client) == ["First", "Third"]
+
+
+def test_a_write_by_another_host_shows_and_a_rolled_back_one_never(client, make,
+                                                                      database_url):
+    make.shop(name="Here", lat=50.11, lon=8.68)
+    assert found(client) == ["Here"]
+    other_host = make_engine(database_url)
+    try:
+        with writer(other_host).begin() as conn:
+            conn.execute(text("UPDATE shops SET name = 'Here too', lat = 50.111"))
+        assert found(client) == ["Here too"]
+
+        with writer(other_host).connect() as conn:
+            conn.execute(text("UPDATE shops SET lat = 10.0"))
+            conn.execute(text("UPDATE shop_languages SET language = 'xx'"))
+            assert found(client) == ["Here too"]  # not committed: not seen
+            conn.rollback()
+        assert found(client) == ["Here too"]
+        with writer(other_host).begin() as conn:
+            conn.execute(text("UPDATE shops SET opening_hours = NULL"))
+        body = client.get("/api/v1/shops", query_string=FRANKFURT).get_json()
+        assert body["results"][0]["open_now"] is False
+        assert body["results"][0]["next_change"] is None
+    finally:
+        other_host.dispose()
+
+
+def test_two_writers_changing_the_same_shops_in_opposite_order_both_commit(make,
+                                                                            database_url):
+    """Each writer takes the change counter before any shop row, so neither can hold a
+    shop the other waits for while waiting for the counter itself."""
+    a, b = make.shop(name="A"), make.shop(name="B")
+    engine = make_engine(database_url)
+    errors: list[BaseException] = []
+    started = threading.Event()
+
+    def second_writer() -> None:
+        try:
+            started.wait(10)
+            with writer(engine).begin() as conn:
+                conn.execute(text("UPDATE shops SET lat = 50.2 WHERE id = :id"), {"id": b.id})
+                conn.execute(text("UPDATE shops SET lat = 50.2 WHERE id = :id"), {"id": a.id})
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    thread = threading.Thread(target=second_writer)
+    thread.start()
+    try:
+        with writer(engine).begin() as conn:
+            conn.execute(text("UPDATE shops SET lat = 50.3 WHERE id = :id"), {"id": a.id})
+            started.set()
+            time.sleep(0.3)  # the second writer is now waiting
+            conn.execute(text("UPDATE shops SET lat = 50.3 WHERE id = :id"), {"id": b.id})
+        thread.join(20)
+        assert not errors
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT lat FROM shops ORDER BY id")).scalars().all() \
+                == [50.2, 50.2]
+    finally:
+        engine.dispose()
