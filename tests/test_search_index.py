@@ -74,6 +74,20 @@ def test_new_changed_and_removed_shops_show_in_the_next_search(client, make, ses
     assert found(client) == ["First", "Third"]
 
 
+def test_documents_show_every_change_to_a_shop_and_its_organisation(client, make, session):
+    shop = make.shop(name="Before", lat=50.11, lon=8.68, phone="+4969123456")
+    before = client.get("/api/v1/shops", query_string=FRANKFURT).get_json()["results"][0]
+    assert before["name"] == "Before" and before["phone"] == "+4969123456"
+    session.execute(text("UPDATE shops SET name = 'After', phone = NULL WHERE id = :id"),
+                    {"id": shop.id})
+    session.execute(text("UPDATE organizations SET slug = 'renamed' WHERE id = :id"),
+                    {"id": shop.organization_id})
+    session.commit()
+    after = client.get("/api/v1/shops", query_string=FRANKFURT).get_json()["results"][0]
+    assert (after["name"], after["phone"], after["organization"]) == ("After", None,
+                                                                      "renamed")
+
+
 def test_a_write_by_another_host_shows_and_a_rolled_back_one_never(client, make,
                                                                       database_url):
     make.shop(name="Here", lat=50.11, lon=8.68)

@@ -17,9 +17,10 @@ from ..security import limiter
 from .hours import state_at
 from .location import locate
 from .models import Shop
-from .queries import resolve_search, shop_documents
+from .queries import resolve_search, shop_documents, stock_of
 from .reasons import match_reasons
 from .search import search_shops
+from .search_index import index_of
 from .search_params import parse_search_args
 
 bp = Blueprint("shops_api", __name__, url_prefix="/api/v1")
@@ -43,12 +44,15 @@ def run_search(params, *, base: dict | None = None) -> dict:
     where = locate(params)
     query = resolve_search(session, params, lat=where.lat, lon=where.lon)
     page = search_shops(session, query)
-    docs = shop_documents(session, [h.shop_id for h in page.hits],
-                          part_chains=query.part_chains)
+    ids = [h.shop_id for h in page.hits]
+    docs = index_of(session).documents(session, page.snapshot, ids)
+    parts = stock_of(session, ids, query.part_chains)
     numbers = _chain_numbers(session, query.part_chains)
     results = []
     for hit in page.hits:
-        doc = docs[hit.shop_id]
+        if hit.shop_id not in docs:
+            continue  # committed after this request's transaction began
+        doc = {**docs[hit.shop_id], "parts": parts[hit.shop_id]}
         results.append({**doc, "open_now": hit.open_now,
                         "next_change": hit.next_change.isoformat() if hit.next_change else None,
                         "distance_km": round(hit.distance_km, 3),

@@ -87,7 +87,7 @@ _IDS = bindparam("ids", expanding=True)
 _SHOPS = text(
     "SELECT s.id, s.external_id, s.name, o.slug, s.address, s.city, s.postal_code, "
     "s.country, s.lat, s.lon, s.timezone, s.phone, s.email, s.website, s.opening_hours, "
-    "s.hv_level, s.hv_valid_until FROM shops s JOIN organizations o "
+    "s.hv_level, s.hv_valid_until, s.search_seq FROM shops s JOIN organizations o "
     "ON o.id = s.organization_id WHERE s.id IN :ids").bindparams(_IDS)
 #: (shop, kind, value, level, order) rows of the three link tables in one round trip.
 _LINKS = text(
@@ -116,9 +116,19 @@ def organization_shop(session: Session, shop_id: int, organization_id: int | Non
 def shop_documents(session: Session, ids: list[int], *,
                    part_chains: list[list[int]] | None = None) -> dict[int, dict]:
     """Shops as the API shows them (CONTRACT section 4), keyed by id, with three queries
-    whatever the number of shops. Brands come sorted by slug, services in catalog order,
-    languages by code. `parts` lists stock (qty > 0) of the requested parts and their
-    successors, or, without a request, everything the shop has in stock."""
+    whatever the number of shops (see `stamped_documents`). `parts` lists stock (qty > 0)
+    of the requested parts and their successors, or, without a request, everything the
+    shop has in stock."""
+    parts = stock_of(session, ids, part_chains)
+    return {shop_id: {**doc, "parts": parts[shop_id]}
+            for shop_id, (_stamp, doc) in stamped_documents(session, ids).items()}
+
+
+def stamped_documents(session: Session, ids: list[int]) -> dict[int, tuple[int, dict]]:
+    """(stamp, document without `parts`) of each shop, keyed by id, with two queries.
+    Brands come sorted by slug, services in catalog order, languages by code. The stamp
+    is the shop's `search_seq`: any change to what the document shows raises it (see
+    migration 0005), so a document kept with its stamp is current while they agree."""
     if not ids:
         return {}
     bind = {"ids": list(ids)}
@@ -132,12 +142,11 @@ def shop_documents(session: Session, ids: list[int], *,
             services[shop_id].append((order, value))
         else:
             languages[shop_id].append(value)
-    parts = _stock_for(session, bind, part_chains)
     docs = {}
     for (shop_id, external_id, name, organization, address, city, postal_code, country, lat,
          lon, zone, phone, email, website, opening_hours, hv_level,
-         hv_valid_until) in session.execute(_SHOPS, bind).all():
-        docs[shop_id] = {
+         hv_valid_until, stamp) in session.execute(_SHOPS, bind).all():
+        docs[shop_id] = stamp, {
             "id": shop_id, "external_id": external_id, "name": name,
             "organization": organization,
             "brands": [{"brand": slug, "level": level}
@@ -149,7 +158,6 @@ def shop_documents(session: Session, ids: list[int], *,
             "phone": phone, "email": email, "website": website,
             "opening_hours": opening_hours, "hv_level": hv_level,
             "hv_valid_until": _iso_date(hv_valid_until),
-            "parts": parts[shop_id],
         }
     return docs
 
@@ -161,10 +169,14 @@ def _iso_date(value) -> str | None:
     return value if isinstance(value, str) else value.isoformat()
 
 
-def _stock_for(session: Session, bind: dict,
-               part_chains: list[list[int]] | None) -> dict[int, list[dict]]:
+def stock_of(session: Session, ids: list[int],
+             part_chains: list[list[int]] | None) -> dict[int, list[dict]]:
+    """Stock (qty > 0) of each shop by part number: of the parts in `part_chains` (none
+    when empty), or everything without a request."""
     out: dict[int, list[dict]] = defaultdict(list)
-    query = _STOCK
+    query, bind = _STOCK, {"ids": list(ids)}
+    if not ids:
+        return out
     if part_chains is not None:
         wanted = sorted({p for chain in part_chains for p in chain})
         if not wanted:

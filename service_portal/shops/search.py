@@ -38,7 +38,7 @@ from ..geo.geodesy import (
 )
 from . import hours
 from .models import AUTH_LEVELS, HV_LEVELS
-from .search_index import Snapshot, index_for
+from .search_index import Snapshot, index_of
 
 #: How far a chord computed from the index's arrays may be from the one computed here
 #: from the same coordinates (NumPy and `math` may round the last bits differently).
@@ -78,13 +78,13 @@ class Hit:
 class SearchPage:
     total: int
     hits: list[Hit]
+    snapshot: Snapshot  # the index as the search read it
 
 
 def search_shops(session: Session, query: SearchQuery) -> SearchPage:
     """Exactly the active shops within `radius_km` (geodesic) passing every filter, the
     total and the requested page, ordered by distance then id, or by the `best` rank."""
-    bind = session.get_bind()
-    index = index_for(getattr(bind, "engine", bind))
+    index = index_of(session)
     snap = index.current()
     centre = ecef_km(query.lat, query.lon)
     chord_max = query.radius_km + CHORD_SLACK_KM
@@ -108,12 +108,12 @@ def search_shops(session: Session, query: SearchQuery) -> SearchPage:
     wanted = query.offset + query.limit
     ranked = _ranked(snap, pos, c2, _ranks(snap, pos, is_open, query), query, wanted) \
         if total > query.offset else []
-    return SearchPage(total, _hits(snap, ranked[query.offset:wanted], query.now))
+    return SearchPage(total, _hits(snap, ranked[query.offset:wanted], query.now), snap)
 
 
 def _chords_squared(snap: Snapshot, pos: np.ndarray, centre) -> np.ndarray:
-    d = snap.xyz[pos] - np.asarray(centre)
-    return np.einsum("ij,ij->i", d, d)
+    dx, dy, dz = snap.x[pos] - centre[0], snap.y[pos] - centre[1], snap.z[pos] - centre[2]
+    return dx * dx + dy * dy + dz * dz
 
 
 def _filter_mask(snap: Snapshot, pos: np.ndarray, query: SearchQuery) -> np.ndarray:

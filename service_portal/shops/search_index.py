@@ -24,6 +24,7 @@ from datetime import date, datetime
 
 import numpy as np
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from ..geo.geodesy import A_KM, E2
 from . import hours
@@ -36,6 +37,8 @@ _SIDE = int(2 * _OFFSET_KM / CELL_KM) + 2  # cells per axis
 #: Shops added or moved since the grid was sorted are checked one by one until they are
 #: this many (or 1/64 of all); then the grid is sorted again.
 _LOOSE_MIN = 256
+#: Shop documents a process keeps (about 2 kB each).
+DOCUMENTS_KEPT = 20_000
 
 
 def ecef_arrays(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
@@ -48,9 +51,9 @@ def ecef_arrays(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
                             n * (1 - E2) * sin_phi))
 
 
-def _cells(xyz: np.ndarray) -> np.ndarray:
-    ijk = np.floor((xyz + _OFFSET_KM) / CELL_KM).astype(np.int64)
-    return (ijk[:, 0] * _SIDE + ijk[:, 1]) * _SIDE + ijk[:, 2]
+def _cells(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
+    i, j, k = (np.floor((c + _OFFSET_KM) / CELL_KM).astype(np.int64) for c in (x, y, z))
+    return (i * _SIDE + j) * _SIDE + k
 
 
 @dataclass(frozen=True)
@@ -94,9 +97,12 @@ class Snapshot:
 
     seq: int
     ids: np.ndarray  # int64
+    stamp: np.ndarray  # int64: the shop's `search_seq` when read
     lat: np.ndarray
     lon: np.ndarray
-    xyz: np.ndarray  # n x 3
+    x: np.ndarray  # Earth-centred coordinates, km (three arrays: gathers are faster)
+    y: np.ndarray
+    z: np.ndarray
     alive: np.ndarray  # bool
     pattern: np.ndarray  # int32 index into `patterns`, -1 for no hours
     hv: np.ndarray  # int8 index into HV_LEVELS
@@ -150,6 +156,12 @@ def index_for(engine: Engine) -> ShopIndex:
         return index
 
 
+def index_of(session: Session) -> ShopIndex:
+    """The index of the database `session` works on."""
+    bind = session.get_bind()
+    return index_for(getattr(bind, "engine", bind))
+
+
 def warm_search_index(app) -> None:
     """Load `app`'s index now rather than in its first search."""
     index_for(app.extensions["service_portal.engine"]).current()
@@ -164,20 +176,51 @@ class ShopIndex:
         self._snapshot: Snapshot | None = None
         #: Opening-hours state per pattern: open?, valid from, valid until (POSIX s).
         self._states: dict[int, tuple[bool, float, float]] = {}
+        #: Shop documents by id, with their stamp.
+        self._documents: dict[int, tuple[int, dict]] = {}
 
     def current(self) -> Snapshot:
-        """The snapshot holding every change committed before this call."""
+        """The snapshot holding every change committed before this call. The counter is
+        read on a pooled connection of its own (microseconds, no transaction to open)."""
         engine = self._engine()
-        with engine.connect() as conn:
-            seq = conn.exec_driver_sql("SELECT seq FROM search_changes").scalar_one()
-            snapshot = self._snapshot
-            if snapshot is not None and snapshot.seq == seq:
-                return snapshot
+        connection = engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute(_SEQ)
+            seq = cursor.fetchone()[0]
+            cursor.close()
+        finally:
+            connection.close()  # back to the pool, which rolls back
+        snapshot = self._snapshot
+        if snapshot is not None and snapshot.seq >= seq:
+            return snapshot
         with self._lock:
             snapshot = self._snapshot
-            if snapshot is None or snapshot.seq != seq:
+            if snapshot is None or snapshot.seq < seq:
                 snapshot = self._snapshot = _refreshed(engine, snapshot)
             return snapshot
+
+    def documents(self, session: Session, snapshot: Snapshot,
+                  ids: list[int]) -> dict[int, dict]:
+        """Shop documents without `parts` (see `queries.stamped_documents`), kept while
+        their stamp is the snapshot's: only new or changed shops are read. A shop the
+        session cannot see yet (committed after its transaction began) is left out."""
+        out, missing = {}, []
+        for shop_id in ids:
+            kept = self._documents.get(shop_id)
+            if kept is not None and kept[0] == snapshot.stamp[snapshot.position[shop_id]]:
+                out[shop_id] = kept[1]
+            else:
+                missing.append(shop_id)
+        if missing:
+            from .queries import stamped_documents  # queries imports the search, and so this
+
+            if len(self._documents) + len(missing) > DOCUMENTS_KEPT:
+                self._documents.clear()
+            for shop_id, kept in stamped_documents(session, missing).items():
+                self._documents[shop_id] = kept
+                out[shop_id] = kept[1]
+        return out
 
     def open_states(self, snapshot: Snapshot, positions: np.ndarray,
                     moment: datetime) -> np.ndarray:
@@ -209,7 +252,7 @@ def _refreshed(engine: Engine, old: Snapshot | None) -> Snapshot:
     mark = "%s" if engine.dialect.name == "postgresql" else "?"
     with engine.connect() as conn:
         # The first statement through SQLAlchemy opens the transaction (BEGIN on SQLite).
-        seq = conn.exec_driver_sql("SELECT seq FROM search_changes").scalar_one()
+        seq = conn.exec_driver_sql(_SEQ).scalar_one()
         cursor = conn.connection.cursor()
         builder = _Builder(old, seq)
         cursor.execute(_CHANGED_SHOPS.format(mark=mark), (seen,))
@@ -227,9 +270,10 @@ def _refreshed(engine: Engine, old: Snapshot | None) -> Snapshot:
     return builder.snapshot()
 
 
+_SEQ = "SELECT seq FROM search_changes"
 _CHANGED_SHOPS = (
     "SELECT id, lat, lon, active, opening_hours, timezone, country, hv_level, "
-    "hv_valid_until FROM shops WHERE search_seq > {mark}")
+    "hv_valid_until, search_seq FROM shops WHERE search_seq > {mark}")
 _CHANGED_LINKS = {
     kind: (f"SELECT l.shop_id, l.{column}{extra} FROM {table} l JOIN shops s "
            "ON s.id = l.shop_id WHERE s.search_seq > {mark}")
@@ -258,7 +302,7 @@ class _Builder:
 
     def shops(self, rows: list) -> None:
         old, n_old = self.old, self.n_old
-        columns = list(zip(*rows, strict=True)) if rows else [()] * 9
+        columns = list(zip(*rows, strict=True)) if rows else [()] * 10
         ids = np.array(columns[0], dtype=np.int64)
         self.rewritten = set(columns[0])
         active = np.array(columns[3], dtype=bool)
@@ -279,9 +323,12 @@ class _Builder:
             return out
 
         self.ids = grown("ids", 0, np.int64)
+        self.stamp = grown("stamp", -1, np.int64)
         self.lat = grown("lat", 0.0, np.float64)
         self.lon = grown("lon", 0.0, np.float64)
-        self.xyz = grown("xyz", 0.0, np.float64, 3)
+        self.x = grown("x", 0.0, np.float64)
+        self.y = grown("y", 0.0, np.float64)
+        self.z = grown("z", 0.0, np.float64)
         self.alive = grown("alive", False, bool)
         self.pattern = grown("pattern", -1, np.int32)
         self.hv = grown("hv", 0, np.int8)
@@ -303,7 +350,8 @@ class _Builder:
         moved = (self.ids[pos] != ids) | (self.lat[pos] != lat) | (self.lon[pos] != lon)
         self.moved = pos[moved]
         self.ids[pos], self.lat[pos], self.lon[pos] = ids, lat, lon
-        self.xyz[self.moved] = ecef_arrays(lat[moved], lon[moved])
+        self.x[self.moved], self.y[self.moved], self.z[self.moved] = \
+            ecef_arrays(lat[moved], lon[moved]).T
         self.in_grid[self.moved] = False
         self.alive[pos] = np.array(column(3), dtype=bool)
         pattern_of = {p: i for i, p in enumerate(self.patterns)}
@@ -322,6 +370,7 @@ class _Builder:
         rank = {level: i for i, level in enumerate(HV_LEVELS)}
         self.hv[pos] = [rank.get(level, 0) for level in column(7)]
         self.hv_until[pos] = [_ordinal(value) for value in column(8)]
+        self.stamp[pos] = column(9)
         self.traits[pos] = 0
 
     def links(self, kind: str, rows: list) -> None:
@@ -369,14 +418,15 @@ class _Builder:
         loose = np.union1d(np.empty(0, dtype=np.int32) if old is None else old.loose,
                            self.moved).astype(np.int32)
         if old is None or len(loose) > max(_LOOSE_MIN, n // 64):
-            cells = _cells(self.xyz)
+            cells = _cells(self.x, self.y, self.z)
             order = np.argsort(cells, kind="stable").astype(np.int32)
             grid_cells, grid_positions = cells[order], order
             self.in_grid[:] = True
             loose = np.empty(0, dtype=np.int32)
         else:
             grid_cells, grid_positions = old.grid_cells, old.grid_positions
-        return Snapshot(seq=self.seq, ids=self.ids, lat=self.lat, lon=self.lon, xyz=self.xyz,
+        return Snapshot(seq=self.seq, ids=self.ids, stamp=self.stamp, lat=self.lat, lon=self.lon,
+                        x=self.x, y=self.y, z=self.z,
                         alive=self.alive, pattern=self.pattern, hv=self.hv,
                         hv_until=self.hv_until, traits=self.traits,
                         trait_bits=self.trait_bits, patterns=tuple(self.patterns),

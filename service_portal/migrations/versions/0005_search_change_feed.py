@@ -1,12 +1,12 @@
 """Search change feed: each process searches its own in-memory index of the shops, kept
 current by the stamps these triggers write.
 
-- `search_changes.seq`: one counter, raised by every write to what the search reads
-  (shops' place, activity, hours, zone, country, HV level; their brands, services and
-  languages). Its row lock orders those writers as they commit: a reader that has seen
-  the counter at S has seen every change stamped up to S.
-- `shops.search_seq`: the counter value of the shop's last such change (also raised by
-  a change to one of its brands, services or languages).
+- `search_changes.seq`: one counter, raised by every write to a shop, its brands,
+  services or languages, or its organisation's slug: what a search reads or shows. Its
+  row lock orders those writers as they commit: a reader that has seen the counter at S
+  has seen every change stamped up to S.
+- `shops.search_seq`: the counter value of the shop's last such change. Processes keep
+  shop documents with it and know them current while the stamps agree.
 - `search_removed_shops`: deleted shops, with the counter value of their deletion.
 
 On PostgreSQL a statement-level trigger raises the counter before the statement locks
@@ -30,9 +30,6 @@ down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-#: Columns of `shops` the search index holds.
-SEARCHED = ("lat", "lon", "active", "opening_hours", "timezone", "country", "hv_level",
-            "hv_valid_until")
 LINKS = ("shop_brands", "shop_services", "shop_languages")
 _NEXT = "UPDATE search_changes SET seq = seq + 1 WHERE id = 1;"
 _SEQ = "(SELECT seq FROM search_changes WHERE id = 1)"
@@ -64,10 +61,14 @@ def _sqlite_triggers() -> None:
     op.execute(f"CREATE TRIGGER shops_search_insert AFTER INSERT ON shops BEGIN {_NEXT} "
                f"{stamp} = new.id; DELETE FROM search_removed_shops WHERE shop_id = new.id; "
                "END")
-    op.execute(f"CREATE TRIGGER shops_search_update AFTER UPDATE OF {', '.join(SEARCHED)} "
-               f"ON shops BEGIN {_NEXT} {stamp} = new.id; END")
+    # Any change but the stamp itself (which the link triggers set to a new value).
+    op.execute("CREATE TRIGGER shops_search_update AFTER UPDATE ON shops "
+               f"WHEN new.search_seq IS old.search_seq BEGIN {_NEXT} {stamp} = new.id; END")
     op.execute(f"CREATE TRIGGER shops_search_delete AFTER DELETE ON shops BEGIN {_NEXT} "
                f"INSERT OR REPLACE INTO search_removed_shops VALUES (old.id, {_SEQ}); END")
+    op.execute("CREATE TRIGGER organizations_search_update AFTER UPDATE OF slug ON "
+               f"organizations BEGIN {_NEXT} {stamp} IN (SELECT id FROM shops WHERE "
+               "organization_id = new.id); END")
     for table in LINKS:
         op.execute(f"CREATE TRIGGER {table}_search_insert AFTER INSERT ON {table} BEGIN "
                    f"{_NEXT} {stamp} = new.shop_id; END")
@@ -101,12 +102,15 @@ BEGIN
   IF TG_OP <> 'DELETE' THEN UPDATE shops SET search_seq = 0 WHERE id = NEW.shop_id; END IF;
   RETURN NULL;
 END $$""")
-    for table in ("shops", *LINKS):
+    op.execute("""CREATE FUNCTION search_touch_organization() RETURNS trigger LANGUAGE plpgsql
+AS $$ BEGIN UPDATE shops SET search_seq = 0 WHERE organization_id = NEW.id; RETURN NULL; END $$""")
+    for table in ("shops", *LINKS, "organizations"):
         op.execute(f"CREATE TRIGGER {table}_search_next BEFORE INSERT OR UPDATE OR DELETE "
                    f"ON {table} FOR EACH STATEMENT EXECUTE FUNCTION search_next_seq()")
-    op.execute("CREATE TRIGGER shops_search_stamp BEFORE INSERT OR UPDATE OF "
-               f"{', '.join(SEARCHED)}, search_seq ON shops FOR EACH ROW "
-               "EXECUTE FUNCTION search_stamp_shop()")
+    op.execute("CREATE TRIGGER shops_search_stamp BEFORE INSERT OR UPDATE ON shops "
+               "FOR EACH ROW EXECUTE FUNCTION search_stamp_shop()")
+    op.execute("CREATE TRIGGER organizations_search_touch AFTER UPDATE OF slug ON "
+               "organizations FOR EACH ROW EXECUTE FUNCTION search_touch_organization()")
     op.execute("CREATE TRIGGER shops_search_remove AFTER DELETE ON shops FOR EACH ROW "
                "EXECUTE FUNCTION search_remove_shop()")
     for table in LINKS:
@@ -129,6 +133,7 @@ def _ecef(lat: str, lon: str) -> tuple[str, str, str]:
 def downgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         for name in ("shops_search_insert", "shops_search_update", "shops_search_delete",
+                     "organizations_search_update",
                      *(f"{t}_search_{e}" for t in LINKS for e in ("insert", "update",
                                                                   "delete"))):
             op.execute(f"DROP TRIGGER {name}")
@@ -148,14 +153,15 @@ def downgrade() -> None:
         op.execute("DROP INDEX ix_shops_search_seq")
         op.execute("ALTER TABLE shops DROP COLUMN search_seq")
     else:
-        for table in ("shops", *LINKS):
+        for table in ("shops", *LINKS, "organizations"):
             op.execute(f"DROP TRIGGER {table}_search_next ON {table}")
         op.execute("DROP TRIGGER shops_search_stamp ON shops")
+        op.execute("DROP TRIGGER organizations_search_touch ON organizations")
         op.execute("DROP TRIGGER shops_search_remove ON shops")
         for table in LINKS:
             op.execute(f"DROP TRIGGER {table}_search_touch ON {table}")
         for name in ("search_next_seq", "search_stamp_shop", "search_remove_shop",
-                     "search_touch_shop"):
+                     "search_touch_shop", "search_touch_organization"):
             op.execute(f"DROP FUNCTION {name}()")
         op.execute("ALTER TABLE shops DROP COLUMN search_seq")
         for column, expr in zip(("ecef_x", "ecef_y", "ecef_z"), _ecef("lat", "lon"),
