@@ -8,8 +8,7 @@ immediate one queues behind it for up to the timeout.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -63,10 +62,6 @@ def make_engine(url: str, *, busy_timeout_ms: int = 15000, echo: bool = False) -
     return create_engine(url, echo=echo, pool_pre_ping=True)
 
 
-#: Address space SQLite may map per connection (virtual, not resident memory).
-SQLITE_MMAP_BYTES = 1 << 30
-
-
 def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record) -> None:
@@ -78,9 +73,6 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         if engine.url.database not in (None, "", ":memory:"):
             cur.execute("PRAGMA journal_mode = WAL")
             cur.execute("PRAGMA synchronous = NORMAL")
-            # Reads through a memory map skip a copy into SQLite's small page cache; the
-            # search reads rows scattered across the shop table by id.
-            cur.execute(f"PRAGMA mmap_size = {SQLITE_MMAP_BYTES}")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -217,26 +209,6 @@ def bulk_upsert_returning(connection: Connection, table: str, columns: tuple[str
         flat = tuple(value for row in part for value in row)
         out.extend(connection.exec_driver_sql(sql, flat).fetchall())
     return out
-
-
-def reads_unmapped(write: Callable[..., T]) -> Callable[..., T]:
-    """For a bulk write taking the session first: on SQLite its reads go through the page
-    cache, not the memory map (restored afterwards, also after a failure). A million-row
-    import touches most of the file, and mapped pages count as the process's resident
-    memory. Elsewhere nothing changes."""
-
-    @functools.wraps(write)
-    def wrapper(session: Session, *args, **kwargs) -> T:
-        connection = session.connection()
-        if connection.dialect.name != "sqlite":
-            return write(session, *args, **kwargs)
-        connection.exec_driver_sql("PRAGMA mmap_size = 0")
-        try:
-            return write(session, *args, **kwargs)
-        finally:
-            connection.exec_driver_sql(f"PRAGMA mmap_size = {SQLITE_MMAP_BYTES}")
-
-    return wrapper
 
 
 def copy_rows(connection: Connection, table: str, columns: tuple[str, ...],

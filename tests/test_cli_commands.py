@@ -170,6 +170,9 @@ def test_serve_runs_gunicorn_workers_with_a_strong_key(tmp_path, database_url):
     try:
         _wait_for(f"http://127.0.0.1:{port}/healthz", process)
         assert _get(f"http://127.0.0.1:{port}/healthz") == (200, '{"status":"ok"}\n')
+        # Each worker loaded its search index before taking requests.
+        status, body = _get(f"http://127.0.0.1:{port}/api/v1/shops?lat=50.1&lon=8.7")
+        assert status == 200 and '"total":0' in body.replace(" ", "")
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         _out, err = process.communicate(timeout=20)

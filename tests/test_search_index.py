@@ -146,3 +146,20 @@ def test_two_writers_changing_the_same_shops_in_opposite_order_both_commit(make,
                 == [50.2, 50.2]
     finally:
         engine.dispose()
+
+
+def test_traits_beyond_one_word_of_bits(client, make):
+    """More brands, services and languages than one 63-bit word holds: each still finds
+    exactly its shops, on the first load and after a change."""
+    import pycountry
+
+    codes = sorted(lang.alpha_2 for lang in pycountry.languages if hasattr(lang, "alpha_2"))
+    make.shop(name="Many", lat=50.11, lon=8.68, languages=codes[:70])
+    make.shop(name="One", lat=50.12, lon=8.69, languages=[codes[65]])
+    assert found(client, language=codes[65]) == ["Many", "One"]
+    assert found(client, language=codes[69]) == ["Many"]
+    assert found(client, language=codes[0]) == ["Many"]
+    make.shop(name="Later", lat=50.13, lon=8.70, languages=[codes[75], codes[0]])
+    assert found(client, language=codes[75]) == ["Later"]
+    assert found(client, language=codes[0]) == ["Many", "Later"]
+    assert found(client, language=codes[70]) == []

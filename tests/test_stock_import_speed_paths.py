@@ -168,31 +168,3 @@ def test_copy_rows_keeps_awkward_values(session):
     assert [(n, None if a is None else Decimal(str(a)), label) for n, a, label in got] == \
         [(1, Decimal("1.5"), "tab\there"), (2, None, "back\\slash\nnew line"),
          (3, Decimal("0"), "")]
-
-
-def test_the_memory_map_is_back_after_an_import_good_or_bad(session, world, monkeypatch):
-    """On SQLite an import reads through the page cache (its memory stays bounded); the
-    connection then serves searches through the memory map again, also after a refusal.
-    PostgreSQL has no such setting: its imports run the same way."""
-    from service_portal.db import SQLITE_MMAP_BYTES
-
-    sqlite = session.connection().dialect.name == "sqlite"
-
-    def mmap_size(connection):
-        return connection.exec_driver_sql("PRAGMA mmap_size").scalar() if sqlite else None
-
-    mapped = mmap_size(session.connection())
-    assert mapped == (SQLITE_MMAP_BYTES if sqlite else None)
-    seen = []
-    original = services._StockStage.append
-
-    def append(stage, rows):
-        seen.append(mmap_size(stage.session.connection()))
-        original(stage, rows)
-
-    monkeypatch.setattr(services._StockStage, "append", append)
-    assert run(session, GOOD)["created"] == 3
-    with pytest.raises(ImportFailed):
-        run(session, HEADER + "s-1,P-1,not a number,1,EUR\n")
-    assert seen == [0 if sqlite else None]
-    assert mmap_size(session.connection()) == mapped

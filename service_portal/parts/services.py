@@ -9,7 +9,7 @@ from sqlalchemy import and_, bindparam, delete, insert, or_, update
 from sqlmodel import Session, select
 
 from ..catalog.services import brand_ids, model_index
-from ..db import bulk_upsert_returning, copy_rows, driver_timestamp, reads_unmapped, utcnow
+from ..db import bulk_upsert_returning, copy_rows, driver_timestamp, utcnow
 from ..errors import Conflict, Invalid, NotFound
 from ..shops.models import Shop
 from ..tabular import ImportFailed, RowError, Table, require_columns
@@ -137,7 +137,6 @@ def _fitments(session: Session, part_ids: list[int]) -> dict[int, set[int]]:
 STOCK_BATCH = 10_000
 
 
-@reads_unmapped  # bounded memory for a million rows
 def import_stock(session: Session, table: Table, *, shop_external_id: str | None = None,
                  replace: bool = False, dry_run: bool = False,
                  organization_id: int | None = None,

@@ -38,7 +38,8 @@ from ..geo.geodesy import (
 )
 from . import hours
 from .models import AUTH_LEVELS, HV_LEVELS
-from .search_index import Snapshot, index_of
+from .search_index import index_of
+from .search_snapshot import Snapshot
 
 #: How far a chord computed from the index's arrays may be from the one computed here
 #: from the same coordinates (NumPy and `math` may round the last bits differently).

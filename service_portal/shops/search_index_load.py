@@ -1,0 +1,203 @@
+"""Reading the change feed into a new index snapshot (see `shops.search_index`).
+
+A refresh reads, in one transaction: the counter; the shops stamped after the snapshot's
+counter (every shop, the first time); their brands, services and languages, one row per
+brand-and-level, service or language with its shops' ids concatenated by the database
+(so ten million links load without a Python object per link); and the shops deleted
+since. It applies them to copies of the snapshot's arrays.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+from sqlalchemy import Engine
+
+from .models import AUTH_LEVELS, HV_LEVELS
+from .search_snapshot import Snapshot, Traits, cells_of, ecef_arrays
+
+#: Rows fetched from the driver at a time.
+_CHUNK = 50_000
+#: Shops added or moved since the grid was sorted are checked one by one until they are
+#: this many (or 1/64 of all); then the grid is sorted again.
+_LOOSE_MIN = 256
+
+
+def refreshed(engine: Engine, old: Snapshot | None) -> Snapshot:
+    """`old` with every change committed since its counter applied (everything when
+    `old` is None). Rows come through the driver's own cursor."""
+    seen = -1 if old is None else old.seq
+    postgresql = engine.dialect.name == "postgresql"
+    if postgresql:  # one snapshot of the database for every statement below
+        engine = engine.execution_options(isolation_level="REPEATABLE READ")
+    mark = "%s" if postgresql else "?"
+    # The first load reads every link: no join to the shops' stamps needed.
+    changed = "" if old is None else (
+        f" JOIN shops s ON s.id = l.shop_id WHERE s.search_seq > {mark}")
+    changed_args = () if old is None else (seen,)
+    with engine.connect() as conn:
+        # The first statement through SQLAlchemy opens the transaction (BEGIN on SQLite).
+        seq = conn.exec_driver_sql(SEQ).scalar_one()
+        cursor = conn.connection.cursor()
+        builder = _Builder(old, seq)
+        cursor.execute(_SHOPS.format(mark=mark), (seen,))
+        while rows := cursor.fetchmany(_CHUNK):
+            builder.shops(rows)
+        concat = "string_agg(CAST(l.shop_id AS TEXT), ',')" if postgresql \
+            else "group_concat(l.shop_id)"
+        for table, (columns, key_of) in _LINKS.items():
+            cursor.execute(f"SELECT {columns}, {concat} FROM {table} l{changed} "
+                           f"GROUP BY {columns}", changed_args)
+            for *values, members in cursor.fetchall():
+                builder.link(key_of(*values), members)
+        cursor.execute(_REMOVED.format(mark=mark), (seen,))
+        builder.remove([row[0] for row in cursor.fetchall()])
+        cursor.close()
+        conn.rollback()
+    return builder.snapshot()
+
+
+SEQ = "SELECT seq FROM search_changes"
+_SHOPS = ("SELECT id, lat, lon, active, opening_hours, timezone, country, hv_level, "
+          "hv_valid_until, search_seq FROM shops WHERE search_seq > {mark}")
+_REMOVED = "SELECT shop_id FROM search_removed_shops WHERE search_seq > {mark}"
+
+
+def _brand_keys(brand_id: int, level: str) -> list[tuple]:
+    """A level implies every lower one, so "at least partner" is one bit."""
+    return [("brand", brand_id, lower) for lower in AUTH_LEVELS[:AUTH_LEVELS.index(level) + 1]]
+
+
+#: Link table -> (its key columns, the trait keys one row sets).
+_LINKS = {
+    "shop_brands": ("l.brand_id, l.level", _brand_keys),
+    "shop_services": ("l.service_id", lambda service_id: [("service", service_id)]),
+    "shop_languages": ("l.language", lambda code: [("language", code)]),
+}
+
+
+class _Builder:
+    """Applies changed rows to copies of a snapshot's arrays."""
+
+    #: Per-shop arrays: name -> (dtype, value of a new position).
+    ARRAYS = {"ids": (np.int64, 0), "stamp": (np.int64, -1), "lat": (np.float64, 0.0),
+              "lon": (np.float64, 0.0), "x": (np.float64, 0.0), "y": (np.float64, 0.0),
+              "z": (np.float64, 0.0), "alive": (bool, False), "pattern": (np.int32, -1),
+              "hv": (np.int8, 0), "hv_until": (np.int32, -1), "in_grid": (bool, False)}
+
+    def __init__(self, old: Snapshot | None, seq: int) -> None:
+        self.old, self.seq = old, seq
+        self.arrays = {name: np.full(0, fill, dtype=dtype) if old is None
+                       else getattr(old, name).copy()
+                       for name, (dtype, fill) in self.ARRAYS.items()}
+        self.trait_bits = Traits() if old is None else old.trait_bits
+        self.traits = np.zeros((0, 1), dtype=np.uint64) if old is None else old.traits.copy()
+        self.patterns = list(() if old is None else old.patterns)
+        self.pattern_of = {p: i for i, p in enumerate(self.patterns)}
+        self.position = np.full(0, -1, dtype=np.int32) if old is None else old.position.copy()
+        self.moved: list[np.ndarray] = []
+        self.rewritten: set[int] = set()
+
+    def _grow(self, count: int) -> None:
+        for name, (dtype, fill) in self.ARRAYS.items():
+            self.arrays[name] = np.concatenate((self.arrays[name],
+                                                np.full(count, fill, dtype=dtype)))
+        self.traits = np.concatenate(
+            (self.traits, np.zeros((count, self.traits.shape[1]), dtype=np.uint64)))
+
+    def _positions_for(self, ids: np.ndarray) -> np.ndarray:
+        top = int(ids.max(initial=0))
+        if top >= len(self.position):
+            grown = np.full(top + 1, -1, dtype=np.int32)
+            grown[:len(self.position)] = self.position
+            self.position = grown
+        return self.position[ids]
+
+    def shops(self, rows: list) -> None:
+        """Rewrite these shops whole (links are added by `words`)."""
+        a = self.arrays
+        ids = np.array([r[0] for r in rows], dtype=np.int64)
+        self.rewritten.update(ids.tolist())
+        active = np.array([bool(r[3]) for r in rows], dtype=bool)
+        pos = self._positions_for(ids)
+        # Shops not yet in the index get new positions at the end (inactive ones need none).
+        fresh = ids[(pos < 0) & active]
+        start = len(a["ids"])
+        self._grow(len(fresh))
+        self.position[fresh] = np.arange(start, start + len(fresh), dtype=np.int32)
+        pos = self.position[ids]
+        keep = np.flatnonzero(pos >= 0)
+        rows = [rows[i] for i in keep.tolist()]
+        pos, ids = pos[keep], ids[keep]
+        lat = np.array([r[1] for r in rows], dtype=np.float64)
+        lon = np.array([r[2] for r in rows], dtype=np.float64)
+        moved = (a["ids"][pos] != ids) | (a["lat"][pos] != lat) | (a["lon"][pos] != lon)
+        a["ids"][pos], a["lat"][pos], a["lon"][pos] = ids, lat, lon
+        a["alive"][pos] = active[keep]
+        ecef = ecef_arrays(lat[moved], lon[moved])
+        for i, axis in enumerate("xyz"):
+            a[axis][pos[moved]] = ecef[:, i]
+        a["in_grid"][pos[moved]] = False
+        self.moved.append(pos[moved])
+        a["pattern"][pos] = [self._pattern(r[4], r[5], r[6]) for r in rows]
+        hv_rank = {level: i for i, level in enumerate(HV_LEVELS)}
+        a["hv"][pos] = [hv_rank.get(r[7], 0) for r in rows]
+        a["hv_until"][pos] = [_ordinal(r[8]) for r in rows]
+        a["stamp"][pos] = [r[9] for r in rows]
+        self.traits[pos] = 0
+
+    def _pattern(self, hours_text: str | None, zone: str, country: str | None) -> int:
+        if not hours_text:
+            return -1
+        key = (hours_text, zone, country)
+        number = self.pattern_of.get(key)
+        if number is None:
+            number = self.pattern_of[key] = len(self.patterns)
+            self.patterns.append(key)
+        return number
+
+    def link(self, keys: list[tuple], members: str) -> None:
+        """Set the bits of `keys` on the shops listed in `members` ("12,57,...")."""
+        pos = self._positions_for(np.fromstring(members, dtype=np.int64, sep=","))
+        pos = pos[pos >= 0]
+        self.trait_bits = self.trait_bits.with_keys(keys)
+        words = self.trait_bits.words
+        if self.traits.shape[1] < words:
+            wider = np.zeros((len(self.traits), words), dtype=np.uint64)
+            wider[:, :self.traits.shape[1]] = self.traits
+            self.traits = wider
+        for key in keys:
+            word, bit = self.trait_bits.bits[key]
+            self.traits[pos, word] |= np.uint64(1 << bit)
+
+    def remove(self, shop_ids: list[int]) -> None:
+        """Deleted shops; an id in use again since (its row read above) stays."""
+        ids = np.array([i for i in shop_ids if i < len(self.position)
+                        and i not in self.rewritten], dtype=np.int64)
+        pos = self.position[ids]
+        self.arrays["alive"][pos[pos >= 0]] = False
+
+    def snapshot(self) -> Snapshot:
+        a, old = self.arrays, self.old
+        loose = None if old is None else np.unique(np.concatenate(
+            [old.loose, *self.moved])).astype(np.int32)
+        if loose is None or len(loose) > max(_LOOSE_MIN, len(a["ids"]) // 64):
+            cells = cells_of(a["x"], a["y"], a["z"])
+            order = np.argsort(cells, kind="stable").astype(np.int32)
+            grid_cells, grid_positions = cells[order], order
+            a["in_grid"][:] = True
+            loose = np.empty(0, dtype=np.int32)
+        else:
+            grid_cells, grid_positions = old.grid_cells, old.grid_positions
+        return Snapshot(seq=self.seq, **a, traits=self.traits, trait_bits=self.trait_bits,
+                        patterns=tuple(self.patterns), position=self.position,
+                        grid_cells=grid_cells, grid_positions=grid_positions, loose=loose)
+
+
+def _ordinal(value) -> int:
+    if value is None:
+        return -1
+    if isinstance(value, str):  # SQLite hands dates back as text
+        value = date.fromisoformat(value)
+    return value.toordinal()
