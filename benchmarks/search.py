@@ -8,9 +8,9 @@ densest cities in the database, with and without a part filter, and the full JSO
 response (`run_search`). For comparison, the same database is asked the full-scan
 spherical query that common store locators use (`... AS distance ... HAVING distance < R
 ORDER BY distance LIMIT n`). With --http, `service-portal serve --workers 2` is started and
-wrk (loopback, 10 s each) measures GET /api/v1/brands and a mixed search workload: a new
-random point near one of the densest cities for every request, the five kinds of search
-in turn, so no URL repeats.
+wrk (loopback, 10 s each after 5 s of warm-up) measures GET /api/v1/brands and a mixed
+search workload: a new random point near one of the densest cities for every request, the
+five kinds of search in turn, so no URL repeats.
 """
 
 from __future__ import annotations
@@ -193,6 +193,9 @@ def over_http(url: str, seconds: int) -> list[dict]:
         rows = []
         for name, args in (("GET /api/v1/brands", [f"{base}/api/v1/brands"]),
                            ("mixed search workload", ["-s", script.name, base])):
+            # Warm-up, not counted: the workers' caches fill as in a server running a while.
+            subprocess.run([wrk, "-t2", "-c8", f"-d{max(1, seconds // 2)}s", *args],
+                           capture_output=True, check=True)
             out = subprocess.run([wrk, "-t2", "-c8", f"-d{seconds}s", "--latency", *args],
                                  capture_output=True, text=True, check=True).stdout
             rps = float(next(line.split()[1] for line in out.splitlines()

@@ -10,6 +10,7 @@ from flask import Flask
 from werkzeug.routing import IntegerConverter
 
 from . import config as settings
+from .json_provider import OrjsonProvider
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS_DIR = PROJECT_ROOT / "translations"
@@ -41,6 +42,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config["SESSION_COOKIE_SAMESITE"] = cookie.get("SESSION_COOKIE_SAMESITE", "Lax")
     app.config["SESSION_COOKIE_SECURE"] = cookie.get("SESSION_COOKIE_SECURE",
                                                      not app.config["LOCAL_DEMO"])
+    app.json = OrjsonProvider(app)
     app.json.sort_keys = False
     app.url_map.converters["id"] = RowIdConverter
 

@@ -13,12 +13,13 @@ from sqlalchemy import Engine
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: Created by hand in the migrations, unknown to the ORM metadata: the search's change
 #: feed (migration 0005) and, before it, the SQL search index (0002).
-HAND_MADE_PREFIXES = ("search_", "ix_shops_search_seq", "shops_rtree", "ecef_")
+HAND_MADE_PREFIXES = ("search_", "ix_shops_search_seq", "shops_rtree", "ecef_",
+                      "ix_shops_point")
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:
     """Keep autogenerate from dropping what the migrations made by hand (see above)."""
-    return not (name or "").startswith(HAND_MADE_PREFIXES + ("ix_shops_point",))
+    return not (name or "").startswith(HAND_MADE_PREFIXES)
 
 
 def alembic_config(url: str) -> Config:

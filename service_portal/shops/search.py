@@ -134,9 +134,14 @@ def _filter_mask(snap: Snapshot, pos: np.ndarray, query: SearchQuery) -> np.ndar
             key for key in bits.bits if key[0] == "language"
             and (key[1] == query.language or key[1].startswith(prefix))))
     if query.hv_min:
-        keep &= (snap.hv[pos] >= HV_LEVELS.index(query.hv_min)) \
-            & (snap.hv_until[pos] >= query.now.date().toordinal())
+        keep &= _hv_valid(snap, pos, query.now.date(), query.hv_min)
     return keep
+
+
+def _hv_valid(snap: Snapshot, pos: np.ndarray, today: date, minimum: str) -> np.ndarray:
+    """`hv_is_valid` over the index's arrays."""
+    return (snap.hv[pos] >= HV_LEVELS.index(minimum)) \
+        & (snap.hv_until[pos] >= today.toordinal())
 
 
 def _has_any(snap: Snapshot, pos: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
@@ -188,9 +193,7 @@ def _ranks(snap: Snapshot, pos: np.ndarray, is_open: np.ndarray | None,
             rank += 100 * _has_any(snap, pos, snap.trait_bits.mask(
                 [("brand", query.brand_id, level)]))
     rank += 10 * is_open
-    valid = (snap.hv[pos] >= HV_LEVELS.index("1S")) \
-        & (snap.hv_until[pos] >= query.now.date().toordinal())
-    rank += np.where(valid, snap.hv[pos], 0)
+    rank += np.where(_hv_valid(snap, pos, query.now.date(), "1S"), snap.hv[pos], 0)
     return rank
 
 

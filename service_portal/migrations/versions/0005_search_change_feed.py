@@ -9,9 +9,10 @@ current by the stamps these triggers write.
   shop documents with it and know them current while the stamps agree.
 - `search_removed_shops`: deleted shops, with the counter value of their deletion.
 
-On PostgreSQL a statement-level trigger raises the counter before the statement locks
-any row, so two writers always take the counter first and the shop rows after it (no
-deadlock between them). SQLite has one writer at a time.
+On PostgreSQL a statement-level trigger raises the counter, once per transaction, before
+the statement locks any row, so two writers always take the counter first and the shop
+rows after it (no deadlock between them); every row a transaction changes carries its one
+number. SQLite has one writer at a time and raises the counter per row.
 
 The R*Tree (SQLite) and the GiST index and Earth-centred columns (PostgreSQL) of
 migration 0002 served the search in SQL and go; the index computes those coordinates.
@@ -79,8 +80,15 @@ def _sqlite_triggers() -> None:
 
 
 def _postgresql_triggers() -> None:
-    op.execute(f"""CREATE FUNCTION search_next_seq() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN {_NEXT} RETURN NULL; END $$""")
+    # Once per transaction: a row version this transaction wrote carries its id in xmin.
+    # Raising the counter per statement would write one row thousands of times in a bulk
+    # load, and each new version of it costs more to find than the last.
+    op.execute("""CREATE FUNCTION search_next_seq() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE search_changes SET seq = seq + 1
+   WHERE id = 1 AND xmin::text::bigint <> txid_current() % 4294967296;
+  RETURN NULL;
+END $$""")
     op.execute(f"""CREATE FUNCTION search_stamp_shop() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   NEW.search_seq := {_SEQ};
@@ -95,15 +103,23 @@ BEGIN
     ON CONFLICT (shop_id) DO UPDATE SET search_seq = EXCLUDED.search_seq;
   RETURN NULL;
 END $$""")
-    # Setting search_seq (to anything) makes the shop's stamp trigger stamp it afresh.
-    op.execute("""CREATE FUNCTION search_touch_shop() RETURNS trigger LANGUAGE plpgsql AS $$
+    # Setting search_seq (to anything) makes the shop's stamp trigger stamp it afresh,
+    # unless this transaction stamped it already (its stamp is the counter's value).
+    op.execute(f"""CREATE FUNCTION search_touch_shop() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  IF TG_OP <> 'INSERT' THEN UPDATE shops SET search_seq = 0 WHERE id = OLD.shop_id; END IF;
-  IF TG_OP <> 'DELETE' THEN UPDATE shops SET search_seq = 0 WHERE id = NEW.shop_id; END IF;
+  IF TG_OP <> 'INSERT' THEN
+    UPDATE shops SET search_seq = 0 WHERE id = OLD.shop_id AND search_seq <> {_SEQ};
+  END IF;
+  IF TG_OP <> 'DELETE' THEN
+    UPDATE shops SET search_seq = 0 WHERE id = NEW.shop_id AND search_seq <> {_SEQ};
+  END IF;
   RETURN NULL;
 END $$""")
-    op.execute("""CREATE FUNCTION search_touch_organization() RETURNS trigger LANGUAGE plpgsql
-AS $$ BEGIN UPDATE shops SET search_seq = 0 WHERE organization_id = NEW.id; RETURN NULL; END $$""")
+    op.execute(f"""CREATE FUNCTION search_touch_organization() RETURNS trigger
+LANGUAGE plpgsql AS $$ BEGIN
+  UPDATE shops SET search_seq = 0 WHERE organization_id = NEW.id AND search_seq <> {_SEQ};
+  RETURN NULL;
+END $$""")
     for table in ("shops", *LINKS, "organizations"):
         op.execute(f"CREATE TRIGGER {table}_search_next BEFORE INSERT OR UPDATE OR DELETE "
                    f"ON {table} FOR EACH STATEMENT EXECUTE FUNCTION search_next_seq()")
