@@ -86,7 +86,7 @@ def search_shops(session: Session, query: SearchQuery) -> SearchPage:
     """Exactly the active shops within `radius_km` (geodesic) passing every filter, the
     total and the requested page, ordered by distance then id, or by the `best` rank."""
     index = index_of(session)
-    snap = index.current()
+    snap = index.current(session)
     centre = ecef_km(query.lat, query.lon)
     chord_max = query.radius_km + CHORD_SLACK_KM
     pos = snap.near(centre, chord_max)
