@@ -1,9 +1,9 @@
-"""Distances on the WGS-84 ellipsoid: exact geodesics, cheap chords and safe bounding boxes.
+"""Distances on the WGS-84 ellipsoid: exact geodesics and the cheap chords that bound them.
 
 The search needs the exact geodesic (geographiclib, ~100 µs a call) only where it decides
 membership or order. Everything else uses the straight chord between the two points in
-Earth-centred coordinates (ECEF), which is cheap enough to compute in SQL for thousands of
-rows and brackets the geodesic tightly:
+Earth-centred coordinates (ECEF), which is cheap enough to compute for thousands of rows
+at once and brackets the geodesic tightly:
 
     chord <= geodesic <= 2 R_MIN asin(chord / (2 R_MIN))
 
@@ -25,10 +25,6 @@ A_KM = WGS84.a / 1000.0
 E2 = WGS84.f * (2 - WGS84.f)
 #: Smallest radius of curvature on the ellipsoid: the meridian at the equator, a(1 - e²).
 R_MIN_KM = A_KM * (1 - E2)
-#: Shortest length of one degree of latitude (at the equator), from R_MIN.
-KM_PER_DEGREE_LAT_MIN = math.radians(1) * R_MIN_KM
-#: Float slack added to every bound so rounding can never exclude a point on the edge.
-EPSILON_DEG = 1e-9
 
 
 def geodesic_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -52,33 +48,6 @@ def geodesic_upper_bound_km(chord_km: float) -> float:
 def chord_surely_within_km(radius_km: float) -> float:
     """Points whose chord is at most this are within `radius_km` along the ellipsoid."""
     return 2 * R_MIN_KM * math.sin(min(math.pi / 2, radius_km / (2 * R_MIN_KM)))
-
-
-def bounding_boxes(lat: float, lon: float,
-                   radius_km: float) -> list[tuple[float, float, float, float]]:
-    """Latitude/longitude boxes `(lat_min, lat_max, lon_min, lon_max)` that together hold
-    every point within `radius_km` (geodesic) of `(lat, lon)`.
-
-    Latitude: no path gains latitude faster than the smallest meridional degree.
-    Longitude: a path's east-west progress is at least `a cos(phi) dlambda`, so at the
-    highest latitude the box reaches it covers the most longitude. A box that reaches a
-    pole spans every longitude; one that crosses the 180th meridian is split in two.
-    """
-    dlat = radius_km / KM_PER_DEGREE_LAT_MIN + EPSILON_DEG
-    lat_min, lat_max = max(-90.0, lat - dlat), min(90.0, lat + dlat)
-    widest = max(abs(lat_min), abs(lat_max))
-    cos_widest = math.cos(math.radians(widest))
-    if widest >= 90.0 or cos_widest <= 0:
-        return [(lat_min, lat_max, -180.0, 180.0)]
-    dlon = math.degrees(radius_km / (A_KM * cos_widest)) + EPSILON_DEG
-    if dlon >= 180.0:
-        return [(lat_min, lat_max, -180.0, 180.0)]
-    west, east = lon - dlon, lon + dlon
-    if west < -180.0:
-        return [(lat_min, lat_max, west + 360.0, 180.0), (lat_min, lat_max, -180.0, east)]
-    if east > 180.0:
-        return [(lat_min, lat_max, west, 180.0), (lat_min, lat_max, -180.0, east - 360.0)]
-    return [(lat_min, lat_max, west, east)]
 
 
 #: Largest error allowed in a reported distance: below it the chord's bounds are precise

@@ -62,8 +62,6 @@ class ShopIndex:
         self._engine = weakref.ref(engine)  # the registry must not keep engines alive
         self._lock = threading.Lock()
         self._snapshot: Snapshot | None = None
-        #: Opening-hours state per pattern: open?, valid from, valid until (POSIX s).
-        self._states: dict[int, tuple[bool, float, float]] = {}
         #: Shop documents by id, with their stamp.
         self._documents: dict[int, tuple[int, dict]] = {}
 
@@ -117,19 +115,10 @@ class ShopIndex:
 
     def open_states(self, snapshot: Snapshot, positions: np.ndarray,
                     moment: datetime) -> np.ndarray:
-        """Whether each shop at `positions` is open at `moment` (unknown hours: closed).
-        Evaluated once per distinct pattern, and remembered until that state's change."""
+        """Whether each shop at `positions` is open at `moment` (unknown hours: closed),
+        asked once per distinct pattern (`hours.state_at` remembers states)."""
         patterns = snapshot.pattern[positions]
-        known = patterns >= 0
-        distinct = np.unique(patterns[known])
-        now = moment.timestamp()
         table = np.zeros(len(snapshot.patterns) + 1, dtype=bool)  # [-1] stays closed
-        for p in distinct.tolist():
-            state = self._states.get(p)
-            if state is None or not state[1] <= now < state[2]:
-                hours_text, zone, country = snapshot.patterns[p]
-                is_open, change = hours.state_at(hours_text, zone, country, moment)
-                until = change.timestamp() if change else now + 3600.0
-                state = self._states[p] = (is_open, now, until)
-            table[p] = state[0]
+        for p in np.unique(patterns[patterns >= 0]).tolist():
+            table[p] = hours.state_at(*snapshot.patterns[p], moment)[0]
         return table[patterns]
