@@ -163,3 +163,38 @@ def test_traits_beyond_one_word_of_bits(client, make):
     assert found(client, language=codes[75]) == ["Later"]
     assert found(client, language=codes[0]) == ["Many", "Later"]
     assert found(client, language=codes[70]) == []
+
+
+def test_a_shop_committed_after_the_request_began_reading_never_breaks_its_page(
+        app, make, database_url):
+    """The index may be newer than a request's own view of the database (another request
+    refreshed it meanwhile). A shop the request cannot read yet is left off its page, or
+    shown whole where the database shows each statement the newest data: never a 500."""
+    from werkzeug.datastructures import MultiDict
+
+    from service_portal.db import get_session
+    from service_portal.shops.api import run_search
+    from service_portal.shops.search_index import index_for
+    from service_portal.shops.search_params import parse_search_args
+
+    make.shop(name="Old", lat=50.11, lon=8.68)
+    with app.test_request_context("/api/v1/shops"):
+        session = get_session()
+        session.execute(text("SELECT count(*) FROM shops")).scalar()  # its view begins
+        other_host = make_engine(database_url)
+        try:
+            with writer(other_host).begin() as conn:
+                conn.execute(text(
+                    "INSERT INTO shops (external_id, organization_id, name, address, city, "
+                    "postal_code, country, lat, lon, timezone, hv_level, active, version, "
+                    "created_at, updated_at) SELECT 'late', organization_id, 'Late', '', '', "
+                    "'', 'DE', 50.111, 8.681, 'Europe/Berlin', 'none', true, 1, created_at, "
+                    "updated_at FROM shops"))
+        finally:
+            other_host.dispose()
+        index_for(app.extensions["service_portal.engine"]).current()  # another request
+        body = run_search(parse_search_args(MultiDict(FRANKFURT)))
+    assert body["total"] == 2
+    # SQLite keeps the request's snapshot; PostgreSQL shows each statement the newest.
+    expected = ["Old"] if database_url.startswith("sqlite") else ["Late", "Old"]
+    assert [r["name"] for r in body["results"]] == expected
