@@ -28,6 +28,8 @@ def ecef_arrays(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
 
 
 def cells_of(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """The grid cell number of each point: cells sorted by number run along z first, so
+    a column of cells (fixed x and y) is one range of numbers."""
     i, j, k = (np.floor((c + _OFFSET_KM) / CELL_KM).astype(np.int64) for c in (x, y, z))
     return (i * _SIDE + j) * _SIDE + k
 
@@ -89,7 +91,7 @@ class Snapshot:
     traits: np.ndarray  # n x words, uint64
     trait_bits: Traits
     patterns: tuple[tuple[str, str, str | None], ...]
-    position: np.ndarray  # int32 by shop id, -1 for none
+    position: np.ndarray  # int32 by shop id, -1 for none (dense: ids come from a sequence)
     grid_cells: np.ndarray  # sorted cell numbers of the gridded positions
     grid_positions: np.ndarray  # int32, in that order
     in_grid: np.ndarray  # bool
