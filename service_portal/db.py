@@ -11,15 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import TypeVar
 
 from flask import Flask, current_app, g, request
 from sqlalchemy import DateTime, Engine, create_engine, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session
-
-T = TypeVar("T")
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 

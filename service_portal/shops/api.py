@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, current_app, jsonify, request
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import select
 
 from ..db import get_session
 from ..errors import BadParameter, NotFound
@@ -14,10 +14,11 @@ from ..fields import country as check_country
 from ..geo.gazetteer import get_gazetteer
 from ..params import refuse_unknown, single
 from ..security import limiter
+from .documents import shop_documents, stock_of
 from .hours import state_at
 from .location import locate
 from .models import Shop
-from .queries import resolve_search, shop_documents, stock_of
+from .queries import resolve_search
 from .reasons import match_reasons
 from .search import search_shops
 from .search_index import index_of
@@ -47,7 +48,7 @@ def run_search(params, *, base: dict | None = None) -> dict:
     ids = [h.shop_id for h in page.hits]
     docs = index_of(session).documents(session, page.snapshot, ids)
     parts = stock_of(session, ids, query.part_chains)
-    numbers = _chain_numbers(session, query.part_chains)
+    numbers = _chain_numbers(query)
     results = []
     for hit in page.hits:
         if hit.shop_id not in docs:
@@ -65,16 +66,9 @@ def run_search(params, *, base: dict | None = None) -> dict:
             "results": results}
 
 
-def _chain_numbers(session, chains: list[list[int]]) -> list[tuple[set[str], set[str]]]:
-    if not chains:
-        return []
-    ids = {p for chain in chains for p in chain}
-    numbers = dict(session.execute(_PART_NUMBERS, {"ids": sorted(ids)}).all())
-    return [({numbers[chain[0]]}, {numbers[p] for p in chain[1:]}) for chain in chains]
-
-
-_PART_NUMBERS = text("SELECT id, part_number FROM parts WHERE id IN :ids").bindparams(
-    bindparam("ids", expanding=True))
+def _chain_numbers(query) -> list[tuple[set[str], set[str]]]:
+    """Per requested part: its own number, and its successors' numbers."""
+    return [({chain[0]}, set(chain[1:])) for chain in query.part_chain_numbers]
 
 
 @bp.get("/shops/<id:shop_id>")

@@ -61,6 +61,7 @@ class SearchQuery:
     min_level: str | None = None
     service_ids: list[int] = field(default_factory=list)
     part_chains: list[list[int]] = field(default_factory=list)
+    part_chain_numbers: list[list[str]] = field(default_factory=list)  # the same, by number
     language: str | None = None
     hv_min: str | None = None
     open_now: bool | None = None

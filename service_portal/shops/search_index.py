@@ -26,6 +26,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from . import hours
+from .documents import stamped_documents
 from .search_index_load import SEQ, refreshed
 from .search_snapshot import Snapshot
 
@@ -93,7 +94,7 @@ class ShopIndex:
 
     def documents(self, session: Session, snapshot: Snapshot,
                   ids: list[int]) -> dict[int, dict]:
-        """Shop documents without `parts` (see `queries.stamped_documents`), kept while
+        """Shop documents without `parts` (see `documents.stamped_documents`), kept while
         their stamp is the snapshot's: only new or changed shops are read. A shop the
         session cannot see yet (committed after its transaction began) is left out."""
         out, missing = {}, []
@@ -104,8 +105,6 @@ class ShopIndex:
             else:
                 missing.append(shop_id)
         if missing:
-            from .queries import stamped_documents  # queries imports the search, and so this
-
             if len(self._documents) + len(missing) > DOCUMENTS_KEPT:
                 self._documents.clear()
             for shop_id, kept in stamped_documents(session, missing).items():

@@ -20,9 +20,9 @@ from ..db import get_session
 from ..errors import NotFound
 from ..i18n import format_money
 from ..parts.queries import shop_stock
+from .documents import shop_documents
 from .hours import state_at, weekly_table
 from .models import Shop
-from .queries import shop_documents
 
 bp = Blueprint("shops", __name__)
 

@@ -1,0 +1,110 @@
+"""Shop documents as the API shows them (CONTRACT section 4), read in a few queries
+whatever the number of shops, and the stock they list."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sqlalchemy import bindparam, text
+from sqlmodel import Session
+
+from ..parts.queries import money
+
+_IDS = bindparam("ids", expanding=True)
+# Plain SQL read as tuples: a search page builds up to 100 documents per request, and ORM
+# statements and type processing cost more than the queries themselves.
+_SHOPS = text(
+    "SELECT s.id, s.external_id, s.name, o.slug, s.address, s.city, s.postal_code, "
+    "s.country, s.lat, s.lon, s.timezone, s.phone, s.email, s.website, s.opening_hours, "
+    "s.hv_level, s.hv_valid_until, s.search_seq FROM shops s JOIN organizations o "
+    "ON o.id = s.organization_id WHERE s.id IN :ids").bindparams(_IDS)
+#: (shop, kind, value, level, order) rows of the three link tables in one round trip.
+_LINKS = text(
+    "SELECT sb.shop_id, 0, b.slug, sb.level, CAST(NULL AS INTEGER) FROM shop_brands sb "
+    "JOIN brands b ON b.id = sb.brand_id WHERE sb.shop_id IN :ids "
+    "UNION ALL SELECT ss.shop_id, 1, sv.slug, NULL, sv.id FROM shop_services ss "
+    "JOIN services sv ON sv.id = ss.service_id WHERE ss.shop_id IN :ids "
+    "UNION ALL SELECT sl.shop_id, 2, sl.language, NULL, NULL FROM shop_languages sl "
+    "WHERE sl.shop_id IN :ids").bindparams(_IDS)
+_STOCK_SQL = ("SELECT st.shop_id, p.part_number, st.qty, st.price, st.currency FROM stock st "
+              "JOIN parts p ON p.id = st.part_id WHERE st.shop_id IN :ids AND st.qty > 0")
+_STOCK = text(_STOCK_SQL).bindparams(_IDS)
+_STOCK_OF_PARTS = text(_STOCK_SQL + " AND st.part_id IN :parts").bindparams(
+    _IDS, bindparam("parts", expanding=True))
+
+
+def shop_documents(session: Session, ids: list[int], *,
+                   part_chains: list[list[int]] | None = None) -> dict[int, dict]:
+    """Shops as the API shows them (CONTRACT section 4), keyed by id, with three queries
+    whatever the number of shops (see `stamped_documents`). `parts` lists stock (qty > 0)
+    of the requested parts and their successors, or, without a request, everything the
+    shop has in stock."""
+    parts = stock_of(session, ids, part_chains)
+    return {shop_id: {**doc, "parts": parts[shop_id]}
+            for shop_id, (_stamp, doc) in stamped_documents(session, ids).items()}
+
+
+def stamped_documents(session: Session, ids: list[int]) -> dict[int, tuple[int, dict]]:
+    """(stamp, document without `parts`) of each shop, keyed by id, with two queries.
+    Brands come sorted by slug, services in catalog order, languages by code. The stamp
+    is the shop's `search_seq`: any change to what the document shows raises it (see
+    migration 0005), so a document kept with its stamp is current while they agree."""
+    if not ids:
+        return {}
+    bind = {"ids": list(ids)}
+    brands: dict[int, list] = defaultdict(list)
+    services: dict[int, list] = defaultdict(list)
+    languages: dict[int, list] = defaultdict(list)
+    for shop_id, kind, value, level, order in session.execute(_LINKS, bind).all():
+        if kind == 0:
+            brands[shop_id].append((value, level))
+        elif kind == 1:
+            services[shop_id].append((order, value))
+        else:
+            languages[shop_id].append(value)
+    docs = {}
+    for (shop_id, external_id, name, organization, address, city, postal_code, country, lat,
+         lon, zone, phone, email, website, opening_hours, hv_level,
+         hv_valid_until, stamp) in session.execute(_SHOPS, bind).all():
+        docs[shop_id] = stamp, {
+            "id": shop_id, "external_id": external_id, "name": name,
+            "organization": organization,
+            "brands": [{"brand": slug, "level": level}
+                       for slug, level in sorted(brands[shop_id])],
+            "services": [slug for _order, slug in sorted(services[shop_id])],
+            "languages": sorted(languages[shop_id]),
+            "address": address, "city": city, "postal_code": postal_code,
+            "country": country, "lat": lat, "lon": lon, "timezone": zone,
+            "phone": phone, "email": email, "website": website,
+            "opening_hours": opening_hours, "hv_level": hv_level,
+            "hv_valid_until": _iso_date(hv_valid_until),
+        }
+    return docs
+
+
+def _iso_date(value) -> str | None:
+    """A date column as ISO text (SQLite hands plain SQL its stored text already)."""
+    if value is None:
+        return None
+    return value if isinstance(value, str) else value.isoformat()
+
+
+def stock_of(session: Session, ids: list[int],
+             part_chains: list[list[int]] | None) -> dict[int, list[dict]]:
+    """Stock (qty > 0) of each shop by part number: of the parts in `part_chains` (none
+    when empty), or everything without a request."""
+    out: dict[int, list[dict]] = defaultdict(list)
+    query, bind = _STOCK, {"ids": list(ids)}
+    if not ids:
+        return out
+    if part_chains is not None:
+        wanted = sorted({p for chain in part_chains for p in chain})
+        if not wanted:
+            return out
+        query = _STOCK_OF_PARTS
+        bind = {**bind, "parts": wanted}
+    rows = sorted(session.execute(query, bind).all(), key=lambda r: (r[0], r[1]))
+    for shop_id, pn, qty, price, currency in rows:
+        out[shop_id].append({"part_number": pn, "qty": qty, "price": money(price),
+                             "currency": currency})
+    return out
