@@ -55,10 +55,12 @@ def chord_surely_within_km(radius_km: float) -> float:
 REPORT_TOLERANCE_KM = 0.0005
 
 
-def distance_from_chord_km(chord_km: float) -> float | None:
-    """The geodesic length to within REPORT_TOLERANCE_KM from the chord alone (the midpoint
-    of its bounds), or None when the bounds are too far apart (chords beyond ~78 km)."""
-    upper = geodesic_upper_bound_km(chord_km)
-    if upper - chord_km > 2 * REPORT_TOLERANCE_KM:
+def distance_from_chord_km(chord_km: float, slack_km: float = 0.0) -> float | None:
+    """The geodesic length to within REPORT_TOLERANCE_KM from a chord known to within
+    `slack_km` (the midpoint of its bounds), or None when the bounds are too far apart
+    (chords beyond ~78 km)."""
+    lower = max(0.0, chord_km - slack_km)
+    upper = geodesic_upper_bound_km(chord_km + slack_km)
+    if upper - lower > 2 * REPORT_TOLERANCE_KM:
         return None
-    return (chord_km + upper) / 2
+    return (lower + upper) / 2

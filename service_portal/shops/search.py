@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 import numpy as np
-from sqlalchemy import text
+import orjson
 from sqlmodel import Session
 
 from ..geo.geodesy import (
@@ -153,23 +153,30 @@ def _has_any(snap: Snapshot, pos: np.ndarray, mask: np.ndarray | None) -> np.nda
 
 
 def _in_stock(session: Session, ids: np.ndarray, chain: list[int]) -> np.ndarray:
-    """Which of `ids` hold the part or one of its successors (qty > 0): one query."""
+    """Which of `ids` hold the part or one of its successors (qty > 0): one query, which
+    answers with the positions in `ids` of those that do. Plain driver SQL: with a
+    thousand candidates, binding and result handling through the ORM cost as much as
+    the probe itself."""
+    keep = np.zeros(len(ids), dtype=bool)
     if not len(ids):
-        return np.zeros(0, dtype=bool)
+        return keep
     parts = ", ".join(str(int(p)) for p in chain)
-    if session.get_bind().dialect.name == "postgresql":
-        source, index, bind = "unnest(CAST(:ids AS bigint[])) AS c(id)", "", ids.tolist()
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        candidates, index = "unnest(CAST(%s AS bigint[])) WITH ORDINALITY AS c(id, n)", ""
+        position, bind = "c.n - 1", ids.tolist()
     else:
         # SQLite would probe the (shop, part) key and read each row for its qty; the
         # (part, shop, qty) index answers from the index alone, twice as fast.
-        source, index = "(SELECT value AS id FROM json_each(:ids)) AS c", \
+        candidates, index = "(SELECT key AS n, value AS id FROM json_each(?)) AS c", \
             " INDEXED BY ix_stock_part_shop_qty"
-        bind = "[" + ",".join(map(str, ids.tolist())) + "]"
-    held = session.execute(text(
-        f"SELECT c.id FROM {source} WHERE EXISTS (SELECT 1 FROM stock st{index} WHERE "
-        f"st.part_id IN ({parts}) AND st.shop_id = c.id AND st.qty > 0)"),
-        {"ids": bind}).scalars().all()
-    return np.isin(ids, np.array(held, dtype=np.int64))
+        position, bind = "c.n", orjson.dumps(ids, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+    held = connection.exec_driver_sql(
+        f"SELECT {position} FROM {candidates} WHERE EXISTS (SELECT 1 FROM stock st{index} "
+        f"WHERE st.part_id IN ({parts}) AND st.shop_id = c.id AND st.qty > 0)",
+        (bind,)).scalars().all()
+    keep[held] = True
+    return keep
 
 
 def _count(snap: Snapshot, pos: np.ndarray, c2: np.ndarray, query: SearchQuery) -> int:
@@ -202,70 +209,71 @@ def _ranked(snap: Snapshot, pos: np.ndarray, c2: np.ndarray, rank: np.ndarray,
             query: SearchQuery, wanted: int) -> list[tuple]:
     """The first `wanted` matches in exact order: (negated rank, distance, id) tuples.
 
-    In distance order only the nearest few rows are sorted at first (every row left out
-    has a chord at least as long as theirs); when they cannot settle the page (see
-    `_settle_order`), four times as many are. `best` sorts every row: rank beats distance."""
+    Only the first few rows in (rank, chord) order are settled at first: every row left
+    out comes after them, in a lower rank or with a chord at least as long. When they
+    cannot settle the page (see `_settle_order`), four times as many are taken."""
     ids = snap.ids[pos]
-    batch = len(pos) if query.sort == "best" else 2 * wanted + 8
+    full = np.lexsort((ids, c2, -rank)) if query.sort == "best" else None
+    batch = 2 * wanted + 8
     while True:
         complete = batch >= len(pos)
-        chosen = np.arange(len(pos)) if complete else np.argpartition(c2, batch - 1)[:batch]
-        order = chosen[np.lexsort((ids[chosen], c2[chosen], -rank[chosen]))]
-        rows = list(zip(ids[order].tolist(), c2[order].tolist(), rank[order].tolist(),
+        if full is not None:
+            order = full[:batch]
+        else:
+            chosen = np.arange(len(pos)) if complete else np.argpartition(c2, batch - 1)[:batch]
+            order = chosen[np.lexsort((ids[chosen], c2[chosen]))]
+        chords = np.sqrt(np.maximum(c2[order], 0.0)).tolist()
+        rows = list(zip(ids[order].tolist(), chords, rank[order].tolist(),
+                        snap.lat[pos[order]].tolist(), snap.lon[pos[order]].tolist(),
                         strict=True))
-        coords = {row[0]: point for row, point in zip(rows, zip(
-            snap.lat[pos[order]].tolist(), snap.lon[pos[order]].tolist(), strict=True),
-            strict=True)}
-        reach = math.inf if complete else math.sqrt(max(rows[-1][1], 0.0))
-        settled = _settle_order(query, rows, wanted, coords, reach_km=reach,
+        settled = _settle_order(query, rows, wanted,
+                                reach_km=math.inf if complete else chords[-1],
                                 complete=complete)
         if settled is not None:
             return settled
         batch *= 4
 
 
-def _settle_order(query: SearchQuery, rows: list, wanted: int, coords: dict, *,
-                  reach_km: float, complete: bool) -> list[tuple] | None:
-    """Exact order of the first `wanted` of `rows` ((id, chord², rank) in rank and chord
-    order), or None when they cannot prove it (the caller takes more rows).
+def _settle_order(query: SearchQuery, rows: list, wanted: int, *, reach_km: float,
+                  complete: bool) -> list[tuple] | None:
+    """Exact order of the first `wanted` of `rows` ((id, chord, rank, lat, lon) in rank
+    and chord order, chords known to within CHORD_SLACK_KM), or None when they cannot
+    prove it (the caller takes more rows).
 
-    `reach_km`: every row left out has a chord at least this long. A row's distance lies
-    within [chord - slack, upper bound of (chord + slack)]; rows whose ranges overlap form
-    a cluster. Each member's distance then comes from its exact coordinates: the chord's
-    bounds when they are tight (a single member), the geodesic otherwise."""
+    `reach_km`: every row left out has a lower rank or a chord at least this long. A
+    row's distance lies within [chord - slack, upper bound of (chord + slack)]; rows of
+    one rank whose ranges overlap form a cluster. A cluster of one surely inside the
+    radius takes its distance from those bounds when they are tight; every other member
+    gets its geodesic, which also decides whether it is inside."""
     slack = CHORD_SLACK_KM
     reach = reach_km - slack
-    sure = chord_surely_within_km(query.radius_km)
-    centre = ecef_km(query.lat, query.lon)
+    sure = chord_surely_within_km(query.radius_km) - slack
     out: list[tuple] = []
-    cluster: list[tuple] = []  # (negated rank, id)
+    cluster: list[tuple] = []
     cluster_end = -1.0
 
     def close_cluster() -> None:
         members = []
-        for negrank, shop_id in cluster:
-            lat, lon = coords[shop_id]
-            chord = math.dist(centre, ecef_km(lat, lon))
-            if chord > query.radius_km:
-                continue
-            distance = distance_from_chord_km(chord) if len(cluster) == 1 else None
-            if distance is None or chord > sure:
+        for shop_id, chord, rank, lat, lon in cluster:
+            distance = distance_from_chord_km(chord, slack) \
+                if len(cluster) == 1 and chord <= sure else None
+            if distance is None:
                 distance = geodesic_km(query.lat, query.lon, lat, lon)
                 if distance > query.radius_km:
                     continue
-            members.append((negrank, distance, shop_id))
+            members.append((-rank, distance, shop_id))
         out.extend(sorted(members))
         cluster.clear()
 
-    for shop_id, c2, rank in rows:
-        chord = math.sqrt(max(c2, 0.0))
-        if cluster and (-rank != cluster[-1][0] or chord - slack > cluster_end):
+    for row in rows:
+        chord, rank = row[1], row[2]
+        if cluster and (rank != cluster[-1][2] or chord - slack > cluster_end):
             close_cluster()
             if len(out) >= wanted:
                 return out[:wanted]
         if not cluster:
             cluster_end = -1.0
-        cluster.append((-rank, shop_id))
+        cluster.append(row)
         cluster_end = max(cluster_end, geodesic_upper_bound_km(chord + slack))
     if complete or (cluster and cluster_end < reach):
         # Every row left out lies beyond the reach, so beyond this cluster too.
