@@ -88,6 +88,56 @@ def test_documents_show_every_change_to_a_shop_and_its_organisation(client, make
                                                                       "renamed")
 
 
+def error_code(client, **params) -> tuple[int, str | None]:
+    response = client.get("/api/v1/shops", query_string=FRANKFURT | params)
+    return response.status_code, (response.get_json().get("error") or {}).get("code")
+
+
+def test_catalog_names_follow_every_change(client, make, session):
+    """Brand, model and service names are resolved by the index: one created, renamed or
+    deleted after it loaded is known, followed or refused in the very next search, and
+    the documents show a renamed slug."""
+    shop = make.shop(name="Shop", lat=50.11, lon=8.68)
+    assert found(client) == ["Shop"]  # the index is loaded here
+    assert error_code(client, brand="zeekr") == (422, "unknown_brand")
+
+    zeekr = make.brand("zeekr")
+    make.model(zeekr, "zeekr-x")
+    hv = make.service("hv-battery")
+    session.add(ShopBrand(shop_id=shop.id, brand_id=zeekr.id, level="partner"))
+    session.add(ShopService(shop_id=shop.id, service_id=hv.id))
+    session.commit()
+    assert found(client, brand="zeekr") == ["Shop"]
+    assert found(client, model="zeekr-x", service="hv-battery") == ["Shop"]
+
+    session.execute(text("UPDATE brands SET slug = 'zeekr-auto' WHERE id = :id"),
+                    {"id": zeekr.id})
+    session.execute(text("UPDATE services SET slug = 'hv-pack' WHERE id = :id"),
+                    {"id": hv.id})
+    session.execute(text("UPDATE vehicle_models SET slug = 'zeekr-001' WHERE slug = "
+                         "'zeekr-x'"))
+    session.commit()
+    assert error_code(client, brand="zeekr") == (422, "unknown_brand")
+    assert error_code(client, model="zeekr-x") == (422, "unknown_model")
+    assert error_code(client, service="hv-battery") == (422, "unknown_service")
+    result = client.get("/api/v1/shops", query_string=FRANKFURT | {
+        "model": "zeekr-001", "service": "hv-pack"}).get_json()["results"][0]
+    assert result["brands"] == [{"brand": "zeekr-auto", "level": "partner"}]
+    assert result["services"] == ["hv-pack"]
+
+    other = make.brand("xpeng")
+    session.execute(text("UPDATE vehicle_models SET brand_id = :b"), {"b": other.id})
+    session.commit()
+    assert error_code(client, model="zeekr-001", brand="zeekr-auto") == (
+        422, "model_brand_mismatch")
+    session.execute(text("DELETE FROM vehicle_models"))
+    session.execute(text("DELETE FROM shop_brands"))
+    session.execute(text("DELETE FROM brands WHERE id = :id"), {"id": zeekr.id})
+    session.commit()
+    assert error_code(client, brand="zeekr-auto") == (422, "unknown_brand")
+    assert found(client, brand="xpeng") == []
+
+
 def test_a_write_by_another_host_shows_and_a_rolled_back_one_never(client, make,
                                                                       database_url):
     make.shop(name="Here", lat=50.11, lon=8.68)

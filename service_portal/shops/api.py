@@ -43,10 +43,12 @@ def run_search(params, *, base: dict | None = None) -> dict:
     and the search page)."""
     session = get_session()
     where = locate(params)
-    query = resolve_search(session, params, lat=where.lat, lon=where.lon)
-    page = search_shops(session, query)
+    index = index_of(session)
+    snapshot = index.current(session)
+    query = resolve_search(session, params, snapshot.catalog, lat=where.lat, lon=where.lon)
+    page = search_shops(session, query, snapshot)
     ids = [h.shop_id for h in page.hits]
-    docs = index_of(session).documents(session, page.snapshot, ids)
+    docs = index.documents(session, snapshot, ids)
     parts = stock_of(session, ids, query.part_chains)
     numbers = _chain_numbers(query)
     results = []

@@ -6,43 +6,42 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import select, text
 from sqlmodel import Session
 
 from ..errors import Invalid
 from .models import Shop
 from .search import SearchQuery
 from .search_params import SearchParams
+from .search_snapshot import Catalog
 
 
-def resolve_search(session: Session, params: SearchParams, *, lat: float, lon: float,
-                   now: datetime | None = None) -> SearchQuery:
-    """Turn checked parameters into ids; an unknown brand, model, service or part is a 422
-    naming the parameter. A model implies its brand; a part brings its successors."""
+def resolve_search(session: Session, params: SearchParams, catalog: Catalog, *, lat: float,
+                   lon: float, now: datetime | None = None) -> SearchQuery:
+    """Turn checked parameters into ids, brands, models and services by `catalog` (the
+    search index's snapshot's), parts in the database; an unknown name is a 422 naming
+    the parameter. A model implies its brand; a part brings its successors."""
     brand_id = brand_slug = None
     if params.model:
-        row = session.execute(_MODEL_BRAND, {"slug": params.model}).first()
-        if row is None:
+        found = catalog.models.get(params.model)
+        if found is None:
             raise Invalid(_("Unknown model: %(value)s", value=params.model),
                           code="unknown_model", field="model")
-        if params.brand and params.brand != row[1]:
+        if params.brand and params.brand != found[1]:
             raise Invalid(_("The model %(model)s is not a %(brand)s.", model=params.model,
                             brand=params.brand), code="model_brand_mismatch", field="model")
-        brand_id, brand_slug = row
+        brand_id, brand_slug = found
     elif params.brand:
-        brand_id = session.execute(_BRAND_ID, {"slug": params.brand}).scalar()
+        brand_id = catalog.brands.get(params.brand)
         if brand_id is None:
             raise Invalid(_("Unknown brand: %(value)s", value=params.brand),
                           code="unknown_brand", field="brand")
         brand_slug = params.brand
-    service_ids = []
-    if params.services:
-        known = dict(session.execute(_SERVICE_IDS, {"slugs": list(params.services)}).all())
-        unknown = [s for s in params.services if s not in known]
-        if unknown:
-            raise Invalid(_("Unknown service: %(value)s", value=", ".join(unknown)),
-                          code="unknown_service", field="service")
-        service_ids = [known[s] for s in params.services]
+    unknown = [s for s in params.services if s not in catalog.services]
+    if unknown:
+        raise Invalid(_("Unknown service: %(value)s", value=", ".join(unknown)),
+                      code="unknown_service", field="service")
+    service_ids = [catalog.services[s] for s in params.services]
     chains = [_chain(session, pn) for pn in params.parts]
     return SearchQuery(
         lat=lat, lon=lon, radius_km=params.radius_km, limit=params.limit, offset=params.offset,
@@ -72,11 +71,6 @@ def _chain(session: Session, part_number: str) -> list[tuple[int, str]]:
     return chain
 
 
-_MODEL_BRAND = text("SELECT m.brand_id, b.slug FROM vehicle_models m "
-                    "JOIN brands b ON b.id = m.brand_id WHERE m.slug = :slug")
-_BRAND_ID = text("SELECT id FROM brands WHERE slug = :slug")
-_SERVICE_IDS = text("SELECT slug, id FROM services WHERE slug IN :slugs").bindparams(
-    bindparam("slugs", expanding=True))
 #: The supersession chain in one statement; imports refuse cycles, the depth bound is a
 #: last guard against a cycle written some other way (the first repeat ends it).
 _CHAIN = text(

@@ -80,14 +80,16 @@ class Hit:
 class SearchPage:
     total: int
     hits: list[Hit]
-    snapshot: Snapshot  # the index as the search read it
 
 
-def search_shops(session: Session, query: SearchQuery) -> SearchPage:
+def search_shops(session: Session, query: SearchQuery,
+                 snapshot: Snapshot | None = None) -> SearchPage:
     """Exactly the active shops within `radius_km` (geodesic) passing every filter, the
-    total and the requested page, ordered by distance then id, or by the `best` rank."""
+    total and the requested page, ordered by distance then id, or by the `best` rank.
+    `snapshot`: the index as the caller read it (its catalog resolved the query's names);
+    by default the index as of now."""
     index = index_of(session)
-    snap = index.current(session)
+    snap = snapshot if snapshot is not None else index.current(session)
     centre = ecef_km(query.lat, query.lon)
     chord_max = query.radius_km + CHORD_SLACK_KM
     pos = snap.near(centre, chord_max)
@@ -110,7 +112,7 @@ def search_shops(session: Session, query: SearchQuery) -> SearchPage:
     wanted = query.offset + query.limit
     ranked = _ranked(snap, pos, c2, _ranks(snap, pos, is_open, query), query, wanted) \
         if total > query.offset else []
-    return SearchPage(total, _hits(snap, ranked[query.offset:wanted], query.now), snap)
+    return SearchPage(total, _hits(snap, ranked[query.offset:wanted], query.now))
 
 
 def _chords_squared(snap: Snapshot, pos: np.ndarray, centre) -> np.ndarray:

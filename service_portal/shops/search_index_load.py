@@ -3,8 +3,8 @@
 A refresh reads, in one transaction: the counter; the shops stamped after the snapshot's
 counter (every shop, the first time); their brands, services and languages, one row per
 brand-and-level, service or language with its shops' ids concatenated by the database
-(so ten million links load without a Python object per link); and the shops deleted
-since. It applies them to copies of the snapshot's arrays.
+(so ten million links load without a Python object per link); the shops deleted since;
+and the catalog's names. It applies them to copies of the snapshot's arrays.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 from sqlalchemy import Engine
 
 from .models import AUTH_LEVELS, HV_LEVELS
-from .search_snapshot import Snapshot, Traits, cells_of, ecef_arrays
+from .search_snapshot import Catalog, Snapshot, Traits, cells_of, ecef_arrays
 
 #: Rows fetched from the driver at a time.
 _CHUNK = 50_000
@@ -53,6 +53,7 @@ def refreshed(engine: Engine, old: Snapshot | None) -> Snapshot:
                 builder.link(key_of(*values), members)
         cursor.execute(_REMOVED.format(mark=mark), (seen,))
         builder.remove([row[0] for row in cursor.fetchall()])
+        builder.catalog = _catalog(cursor)
         cursor.close()
         conn.rollback()
     return builder.snapshot()
@@ -62,6 +63,17 @@ SEQ = "SELECT seq FROM search_changes"
 _SHOPS = ("SELECT id, lat, lon, active, opening_hours, timezone, country, hv_level, "
           "hv_valid_until, search_seq FROM shops WHERE search_seq > {mark}")
 _REMOVED = "SELECT shop_id FROM search_removed_shops WHERE search_seq > {mark}"
+
+
+def _catalog(cursor) -> Catalog:
+    cursor.execute("SELECT slug, id FROM brands")
+    brands = dict(cursor.fetchall())
+    cursor.execute("SELECT slug, id FROM services")
+    services = dict(cursor.fetchall())
+    cursor.execute("SELECT m.slug, m.brand_id, b.slug FROM vehicle_models m "
+                   "JOIN brands b ON b.id = m.brand_id")
+    return Catalog(brands, services,
+                   {slug: (brand_id, brand) for slug, brand_id, brand in cursor.fetchall()})
 
 
 def _brand_keys(brand_id: int, level: str) -> list[tuple]:
@@ -97,6 +109,7 @@ class _Builder:
         self.pattern_of = {p: i for i, p in enumerate(self.patterns)}
         self.position = np.full(0, -1, dtype=np.int32) if old is None else old.position.copy()
         self.moved: list[np.ndarray] = []
+        self.catalog = Catalog()
         self.rewritten: set[int] = set()
 
     def _grow(self, count: int) -> None:
@@ -192,7 +205,8 @@ class _Builder:
             grid_cells, grid_positions = old.grid_cells, old.grid_positions
         return Snapshot(seq=self.seq, **a, traits=self.traits, trait_bits=self.trait_bits,
                         patterns=tuple(self.patterns), position=self.position,
-                        grid_cells=grid_cells, grid_positions=grid_positions, loose=loose)
+                        grid_cells=grid_cells, grid_positions=grid_positions, loose=loose,
+                        catalog=self.catalog)
 
 
 def _ordinal(value) -> int:

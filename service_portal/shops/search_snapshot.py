@@ -72,6 +72,17 @@ class Traits:
 
 
 @dataclass(frozen=True)
+class Catalog:
+    """The names a search may use, resolved to ids: brand and service slugs, and each
+    model's slug to its brand (id, slug). Read whole with every snapshot (a few hundred
+    rows); migration 0006 makes every change to them move the counter."""
+
+    brands: dict[str, int] = field(default_factory=dict)
+    services: dict[str, int] = field(default_factory=dict)
+    models: dict[str, tuple[int, str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """The index as of change `seq`. Arrays are by position; positions never move, a shop
     deactivated or removed only stops being `alive`."""
@@ -96,6 +107,7 @@ class Snapshot:
     grid_positions: np.ndarray  # int32, in that order
     in_grid: np.ndarray  # bool
     loose: np.ndarray  # int32 positions checked one by one
+    catalog: Catalog
 
     def near(self, centre: tuple[float, float, float], reach_km: float) -> np.ndarray:
         """Positions of live shops whose grid cell or own point lies in the cube of side
