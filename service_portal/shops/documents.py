@@ -4,10 +4,12 @@ whatever the number of shops, and the stock they list."""
 from __future__ import annotations
 
 from collections import defaultdict
+from functools import lru_cache
 
 from sqlalchemy import bindparam, text
 from sqlmodel import Session
 
+from ..db import id_bind, id_table
 from ..parts.queries import money
 
 _IDS = bindparam("ids", expanding=True)
@@ -26,11 +28,6 @@ _LINKS = text(
     "JOIN services sv ON sv.id = ss.service_id WHERE ss.shop_id IN :ids "
     "UNION ALL SELECT sl.shop_id, 2, sl.language, NULL, NULL FROM shop_languages sl "
     "WHERE sl.shop_id IN :ids").bindparams(_IDS)
-_STOCK_SQL = ("SELECT st.shop_id, p.part_number, st.qty, st.price, st.currency FROM stock st "
-              "JOIN parts p ON p.id = st.part_id WHERE st.shop_id IN :ids AND st.qty > 0")
-_STOCK = text(_STOCK_SQL).bindparams(_IDS)
-_STOCK_OF_PARTS = text(_STOCK_SQL + " AND st.part_id IN :parts").bindparams(
-    _IDS, bindparam("parts", expanding=True))
 
 
 def shop_documents(session: Session, ids: list[int], *,
@@ -94,17 +91,23 @@ def stock_of(session: Session, ids: list[int],
     """Stock (qty > 0) of each shop by part number: of the parts in `part_chains` (none
     when empty), or everything without a request."""
     out: dict[int, list[dict]] = defaultdict(list)
-    query, bind = _STOCK, {"ids": list(ids)}
-    if not ids:
+    wanted = None if part_chains is None else sorted({p for c in part_chains for p in c})
+    if not ids or wanted == []:
         return out
-    if part_chains is not None:
-        wanted = sorted({p for chain in part_chains for p in chain})
-        if not wanted:
-            return out
-        query = _STOCK_OF_PARTS
-        bind = {**bind, "parts": wanted}
-    rows = sorted(session.execute(query, bind).all(), key=lambda r: (r[0], r[1]))
-    for shop_id, pn, qty, price, currency in rows:
+    connection = session.connection()
+    dialect = connection.dialect.name
+    bind = (id_bind(dialect, ids),) if wanted is None else (id_bind(dialect, ids),
+                                                            id_bind(dialect, wanted))
+    rows = connection.exec_driver_sql(_stock(dialect, wanted is not None), bind).all()
+    for shop_id, pn, qty, price, currency in sorted(rows, key=lambda r: (r[0], r[1])):
         out[shop_id].append({"part_number": pn, "qty": qty, "price": money(price),
                              "currency": currency})
     return out
+
+
+@lru_cache(maxsize=8)
+def _stock(dialect: str, of_parts: bool) -> str:
+    parts = f" AND st.part_id IN (SELECT id FROM {id_table(dialect)} AS w)" if of_parts else ""
+    return ("SELECT st.shop_id, p.part_number, st.qty, st.price, st.currency FROM stock st "
+            "JOIN parts p ON p.id = st.part_id WHERE st.shop_id IN (SELECT id FROM "
+            f"{id_table(dialect)} AS i) AND st.qty > 0{parts}")

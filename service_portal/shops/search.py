@@ -24,11 +24,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import lru_cache
 
 import numpy as np
-import orjson
 from sqlmodel import Session
 
+from ..db import id_bind, id_table
 from ..geo.geodesy import (
     chord_surely_within_km,
     distance_from_chord_km,
@@ -156,29 +157,25 @@ def _has_any(snap: Snapshot, pos: np.ndarray, mask: np.ndarray | None) -> np.nda
 
 def _in_stock(session: Session, ids: np.ndarray, chain: list[int]) -> np.ndarray:
     """Which of `ids` hold the part or one of its successors (qty > 0): one query, which
-    answers with the positions in `ids` of those that do. Plain driver SQL: with a
-    thousand candidates, binding and result handling through the ORM cost as much as
-    the probe itself."""
+    answers with the positions in `ids` of those that do."""
     keep = np.zeros(len(ids), dtype=bool)
     if not len(ids):
         return keep
-    parts = ", ".join(str(int(p)) for p in chain)
     connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        candidates, index = "unnest(CAST(%s AS bigint[])) WITH ORDINALITY AS c(id, n)", ""
-        position, bind = "c.n - 1", ids.tolist()
-    else:
-        # SQLite would probe the (shop, part) key and read each row for its qty; the
-        # (part, shop, qty) index answers from the index alone, twice as fast.
-        candidates, index = "(SELECT key AS n, value AS id FROM json_each(?)) AS c", \
-            " INDEXED BY ix_stock_part_shop_qty"
-        position, bind = "c.n", orjson.dumps(ids, option=orjson.OPT_SERIALIZE_NUMPY).decode()
-    held = connection.exec_driver_sql(
-        f"SELECT {position} FROM {candidates} WHERE EXISTS (SELECT 1 FROM stock st{index} "
-        f"WHERE st.part_id IN ({parts}) AND st.shop_id = c.id AND st.qty > 0)",
-        (bind,)).scalars().all()
-    keep[held] = True
+    dialect = connection.dialect.name
+    keep[connection.exec_driver_sql(_probe(dialect, tuple(chain)),
+                                    (id_bind(dialect, ids),)).scalars().all()] = True
     return keep
+
+
+@lru_cache(maxsize=256)
+def _probe(dialect: str, chain: tuple[int, ...]) -> str:
+    # SQLite would probe the (shop, part) key and read each row for its qty; the
+    # (part, shop, qty) index answers from the index alone, twice as fast.
+    index = " INDEXED BY ix_stock_part_shop_qty" if dialect == "sqlite" else ""
+    parts = ", ".join(str(int(p)) for p in chain)
+    return (f"SELECT c.n FROM {id_table(dialect)} AS c WHERE EXISTS (SELECT 1 FROM stock "
+            f"st{index} WHERE st.part_id IN ({parts}) AND st.shop_id = c.id AND st.qty > 0)")
 
 
 def _count(snap: Snapshot, pos: np.ndarray, c2: np.ndarray, query: SearchQuery) -> int:
