@@ -43,6 +43,8 @@ def run_search(params, *, base: dict | None = None) -> dict:
     and the search page)."""
     session = get_session()
     where = locate(params)
+    if params.parts:  # it reads stock anyway: the index's counter on the same connection
+        session.connection()
     index = index_of(session)
     snapshot = index.current(session)
     query = resolve_search(session, params, snapshot.catalog, lat=where.lat, lon=where.lon)
@@ -51,17 +53,18 @@ def run_search(params, *, base: dict | None = None) -> dict:
     docs = index.documents(session, snapshot, ids)
     parts = stock_of(session, ids, query.part_chains)
     numbers = _chain_numbers(query)
+    today = query.now.date()
     results = []
     for hit in page.hits:
-        if hit.shop_id not in docs:
+        doc = docs.get(hit.shop_id)
+        if doc is None:
             continue  # committed after this request's transaction began
-        doc = {**docs[hit.shop_id], "parts": parts[hit.shop_id]}
-        results.append({**doc, "open_now": hit.open_now,
-                        "next_change": hit.next_change.isoformat() if hit.next_change else None,
-                        "distance_km": round(hit.distance_km, 3),
-                        "match_reasons": match_reasons(doc, query, open_now=hit.open_now,
-                                                       part_numbers=numbers,
-                                                       today=query.now.date())})
+        result = {**doc, "parts": parts[hit.shop_id], "open_now": hit.open_now,
+                  "next_change": hit.next_change.isoformat() if hit.next_change else None,
+                  "distance_km": round(hit.distance_km, 3)}
+        result["match_reasons"] = match_reasons(result, query, open_now=hit.open_now,
+                                                part_numbers=numbers, today=today)
+        results.append(result)
     return {"query": {"lat": where.lat, "lon": where.lon, "place": where.label,
                       "radius_km": params.radius_km, "sort": params.sort, **(base or {})},
             "total": page.total, "limit": params.limit, "offset": params.offset,

@@ -25,6 +25,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 from sqlmodel import Session
@@ -69,8 +70,7 @@ class SearchQuery:
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
-@dataclass(frozen=True)
-class Hit:
+class Hit(NamedTuple):
     shop_id: int
     distance_km: float
     open_now: bool
@@ -286,12 +286,15 @@ def _settle_order(query: SearchQuery, rows: list, wanted: int, *, reach_km: floa
 
 
 def _hits(snap: Snapshot, page: list[tuple], now: datetime) -> list[Hit]:
+    """The page's rows with their opening state, asked once per distinct pattern."""
+    numbers = snap.pattern[snap.position[[shop_id for _r, _d, shop_id in page]]].tolist()
+    states: dict[int, tuple[bool, datetime | None]] = {-1: (False, None)}
     hits = []
-    for _rank, distance, shop_id in page:
-        number = snap.pattern[snap.position[shop_id]]
-        hours_text, zone, country = snap.patterns[number] if number >= 0 else (None, "", None)
-        is_open, change = hours.state_at(hours_text, zone, country, now)
-        hits.append(Hit(shop_id, distance, is_open, change))
+    for (_rank, distance, shop_id), number in zip(page, numbers, strict=True):
+        state = states.get(number)
+        if state is None:
+            state = states[number] = hours.state_at(*snap.patterns[number], now)
+        hits.append(Hit(shop_id, distance, *state))
     return hits
 
 
