@@ -82,6 +82,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(shop_views.bp)
     app.register_blueprint(part_views.bp)
     app.register_blueprint(shops_api.bp)
+    app.register_blueprint(shops_api.search_bp)
     app.register_blueprint(catalog_api.bp)
     app.register_blueprint(bulletins_api.bp)
     app.register_blueprint(bulletins_staff_api.bp)

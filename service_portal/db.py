@@ -128,7 +128,8 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def _commit(response):
         session: Session | None = g.get("db_session")
-        if session is not None:
+        # A session that never began (a search answered from memory) has nothing to end.
+        if session is not None and session.in_transaction():
             if response.status_code < 400 and not g.get("rollback_only"):
                 session.commit()
             else:

@@ -301,5 +301,8 @@ def _hits(snap: Snapshot, page: list[tuple], now: datetime) -> list[Hit]:
 def hv_is_valid(level: str, valid_until: date | None, today: date,
                 minimum: str = "1S") -> bool:
     """A high-voltage qualification counts when it is at least `minimum` and not expired."""
-    return (level in HV_LEVELS and HV_LEVELS.index(level) >= HV_LEVELS.index(minimum)
-            and valid_until is not None and valid_until >= today)
+    return (valid_until is not None and valid_until >= today
+            and _HV_RANK.get(level, -1) >= _HV_RANK[minimum])
+
+
+_HV_RANK = {level: rank for rank, level in enumerate(HV_LEVELS)}
