@@ -6,28 +6,28 @@ from __future__ import annotations
 from collections import defaultdict
 from functools import lru_cache
 
-from sqlalchemy import bindparam, text
 from sqlmodel import Session
 
 from ..db import id_bind, id_table
 from ..parts.queries import money
 
-_IDS = bindparam("ids", expanding=True)
-# Plain SQL read as tuples: a search page builds up to 100 documents per request, and ORM
-# statements and type processing cost more than the queries themselves.
-_SHOPS = text(
+# Plain driver SQL read as tuples: a search page builds up to 100 documents per request,
+# and ORM statements and type processing cost more than the queries themselves. `{ids}`:
+# the shops' ids as one bound list (`db.id_table`).
+_SHOPS = (
     "SELECT s.id, s.external_id, s.name, o.slug, s.address, s.city, s.postal_code, "
     "s.country, s.lat, s.lon, s.timezone, s.phone, s.email, s.website, s.opening_hours, "
     "s.hv_level, s.hv_valid_until, s.search_seq FROM shops s JOIN organizations o "
-    "ON o.id = s.organization_id WHERE s.id IN :ids").bindparams(_IDS)
-#: (shop, kind, value, level, order) rows of the three link tables in one round trip.
-_LINKS = text(
+    "ON o.id = s.organization_id WHERE s.id IN (SELECT id FROM {ids} AS i)")
+#: (shop, kind, value, level, order) rows of the three link tables in one round trip
+#: (the list bound once for each of the three).
+_LINKS = (
     "SELECT sb.shop_id, 0, b.slug, sb.level, CAST(NULL AS INTEGER) FROM shop_brands sb "
-    "JOIN brands b ON b.id = sb.brand_id WHERE sb.shop_id IN :ids "
+    "JOIN brands b ON b.id = sb.brand_id WHERE sb.shop_id IN (SELECT id FROM {ids} AS i) "
     "UNION ALL SELECT ss.shop_id, 1, sv.slug, NULL, sv.id FROM shop_services ss "
-    "JOIN services sv ON sv.id = ss.service_id WHERE ss.shop_id IN :ids "
-    "UNION ALL SELECT sl.shop_id, 2, sl.language, NULL, NULL FROM shop_languages sl "
-    "WHERE sl.shop_id IN :ids").bindparams(_IDS)
+    "JOIN services sv ON sv.id = ss.service_id WHERE ss.shop_id IN (SELECT id FROM {ids} "
+    "AS i) UNION ALL SELECT sl.shop_id, 2, sl.language, NULL, NULL FROM shop_languages sl "
+    "WHERE sl.shop_id IN (SELECT id FROM {ids} AS i)")
 
 
 def shop_documents(session: Session, ids: list[int], *,
@@ -48,11 +48,14 @@ def stamped_documents(session: Session, ids: list[int]) -> dict[int, tuple[int, 
     migration 0005), so a document kept with its stamp is current while they agree."""
     if not ids:
         return {}
-    bind = {"ids": list(ids)}
+    connection = session.connection()
+    dialect = connection.dialect.name
+    bind = id_bind(dialect, ids)
     brands: dict[int, list] = defaultdict(list)
     services: dict[int, list] = defaultdict(list)
     languages: dict[int, list] = defaultdict(list)
-    for shop_id, kind, value, level, order in session.execute(_LINKS, bind).all():
+    for shop_id, kind, value, level, order in connection.exec_driver_sql(
+            _LINKS.format(ids=id_table(dialect)), (bind,) * 3).all():
         if kind == 0:
             brands[shop_id].append((value, level))
         elif kind == 1:
@@ -62,7 +65,8 @@ def stamped_documents(session: Session, ids: list[int]) -> dict[int, tuple[int, 
     docs = {}
     for (shop_id, external_id, name, organization, address, city, postal_code, country, lat,
          lon, zone, phone, email, website, opening_hours, hv_level,
-         hv_valid_until, stamp) in session.execute(_SHOPS, bind).all():
+         hv_valid_until, stamp) in connection.exec_driver_sql(
+            _SHOPS.format(ids=id_table(dialect)), (bind,)).all():
         docs[shop_id] = stamp, {
             "id": shop_id, "external_id": external_id, "name": name,
             "organization": organization,
