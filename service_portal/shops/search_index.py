@@ -3,12 +3,12 @@
 Each process keeps one `ShopIndex` per database. A search reads it instead of asking the
 database for every candidate: a grid over Earth-centred coordinates finds the shops near
 a point, and brands, services, languages, HV level and opening hours are tested on
-arrays, so a search with any filter costs one small query (stock, for `part`) beyond the
-page's documents.
+arrays, and brand, model and service names resolve from its catalog, so a search with
+any filter costs one small query (stock, for `part`) beyond the page's documents.
 
-The database stays the only truth. Triggers (migration 0005) stamp every change that
-matters to the search with a number from one counter, `search_changes.seq`, whose row
-lock orders those writers as they commit; deleted shops leave their id and stamp in
+The database stays the only truth. Triggers (migrations 0005 and 0006) stamp every
+change that matters to the search with a number from one counter, `search_changes.seq`,
+whose row lock orders those writers as they commit; deleted shops leave their id and stamp in
 `search_removed_shops`. Before each search the index compares the counter with the one it
 has seen and, if it moved, reads only the shops stamped since, so several app hosts stay
 exact without talking to each other, and a change shows in the next search anywhere.
