@@ -198,6 +198,100 @@ def test_two_writers_changing_the_same_shops_in_opposite_order_both_commit(make,
         engine.dispose()
 
 
+def test_stock_changes_show_in_the_next_part_search(client, make, session, database_url):
+    """A stock row that starts or stops counting as in stock (qty > 0), is deleted or
+    moves to another shop changes the very next `part` search, from this app or another
+    host; a rolled-back change never shows; a successor's stock counts for its part."""
+    brand = make.brand("byd")
+    part = make.part(brand, "P-1")
+    a, b = make.shop(name="A", lat=50.11, lon=8.68), make.shop(name="B", lat=50.12, lon=8.69)
+    c = make.shop(name="C", lat=50.13, lon=8.70)
+    make.stock(a, part, qty=3)
+    make.stock(b, part, qty=0)
+    assert found(client, part="P-1") == ["A"]  # the part's holders are read here
+
+    def stock(sql: str, **values) -> None:
+        session.execute(text(sql), {"part": part.id, **values})
+        session.commit()
+
+    stock("UPDATE stock SET qty = 2 WHERE shop_id = :s AND part_id = :part", s=b.id)
+    assert found(client, part="P-1") == ["A", "B"]
+    stock("UPDATE stock SET qty = 1 WHERE shop_id = :s AND part_id = :part", s=a.id)
+    assert found(client, part="P-1") == ["A", "B"]  # a sale leaving one
+    stock("UPDATE stock SET qty = 0 WHERE shop_id = :s AND part_id = :part", s=a.id)
+    assert found(client, part="P-1") == ["B"]
+    stock("DELETE FROM stock WHERE shop_id = :s AND part_id = :part", s=b.id)
+    assert found(client, part="P-1") == []
+    make.stock(c, part, qty=4)
+    assert found(client, part="P-1") == ["C"]
+    stock("UPDATE stock SET shop_id = :s WHERE shop_id = :c AND part_id = :part", s=b.id,
+          c=c.id)
+    assert found(client, part="P-1") == ["B"]
+
+    newer = make.part(brand, "P-2")
+    session.execute(text("UPDATE parts SET superseded_by_id = :n WHERE id = :p"),
+                    {"n": newer.id, "p": part.id})
+    session.commit()
+    assert found(client, part="P-2") == []  # P-2's holders are read here
+    make.stock(a, newer, qty=1)
+    assert found(client, part="P-1") == ["A", "B"]
+    assert found(client, part="P-2") == ["A"]
+
+    other_host = make_engine(database_url)
+    try:
+        with writer(other_host).begin() as conn:
+            conn.execute(text("UPDATE stock SET qty = 0 WHERE shop_id = :s"), {"s": b.id})
+        assert found(client, part="P-1") == ["A"]
+        with writer(other_host).connect() as conn:
+            conn.execute(text("UPDATE stock SET qty = 9"))
+            assert found(client, part="P-1") == ["A"]  # not committed: not seen
+            conn.rollback()
+        assert found(client, part="P-1") == ["A"]
+        with writer(other_host).begin() as conn:
+            conn.execute(text("DELETE FROM shops WHERE id = :s"), {"s": a.id})
+        assert found(client, part="P-1") == []
+    finally:
+        other_host.dispose()
+
+
+def test_two_stock_writers_in_opposite_order_both_commit(make, database_url):
+    """Stock writers take the change counter before any stock row, as shop writers do."""
+    brand = make.brand()
+    p1, p2 = make.part(brand), make.part(brand)
+    shop = make.shop()
+    make.stock(shop, p1, qty=0)
+    make.stock(shop, p2, qty=0)
+    engine = make_engine(database_url)
+    errors: list[BaseException] = []
+    started = threading.Event()
+    row = "UPDATE stock SET qty = :q WHERE part_id = :p"
+
+    def second_writer() -> None:
+        try:
+            started.wait(10)
+            with writer(engine).begin() as conn:
+                conn.execute(text(row), {"q": 2, "p": p2.id})
+                conn.execute(text(row), {"q": 2, "p": p1.id})
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    thread = threading.Thread(target=second_writer)
+    thread.start()
+    try:
+        with writer(engine).begin() as conn:
+            conn.execute(text(row), {"q": 3, "p": p1.id})
+            started.set()
+            time.sleep(0.3)  # the second writer is now waiting
+            conn.execute(text(row), {"q": 3, "p": p2.id})
+        thread.join(20)
+        assert not errors
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT qty FROM stock ORDER BY part_id")).scalars() \
+                .all() == [2, 2]
+    finally:
+        engine.dispose()
+
+
 def test_traits_beyond_one_word_of_bits(client, make):
     """More brands, services and languages than one 63-bit word holds: each still finds
     exactly its shops, on the first load and after a change."""

@@ -20,8 +20,8 @@ def match_reasons(doc: dict, query: SearchQuery, *, open_now: bool,
                      None)
         if level:
             reasons.append(f"brand_{level}")
-    if part_numbers:
-        in_stock = {p["part_number"] for p in doc["parts"]}
+    in_stock = {p["part_number"] for p in doc["parts"]} if part_numbers else set()
+    if in_stock:  # empty only when sold out since the search matched the shop
         exact = all(requested & in_stock for requested, _successors in part_numbers)
         reasons.append("part_in_stock" if exact else "successor_in_stock")
     if query.service_ids:

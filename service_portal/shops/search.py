@@ -15,8 +15,8 @@ How it stays exact and fast (see `geo.geodesy` for the bounds it relies on, and
    settle the order (see `_settle_order`), so a page of 20 costs a few geodesics,
    whatever the density.
 
-Stock is the one filter read from the database (one query over the candidates left),
-because it changes with every sale.
+Stock is tested against the shops holding the part, kept per part by the index and
+exact as of its snapshot or later (see `shops.stock_holders`).
 """
 
 from __future__ import annotations
@@ -24,13 +24,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
 from sqlmodel import Session
 
-from ..db import id_bind, id_table
 from ..geo.geodesy import (
     chord_surely_within_km,
     distance_from_chord_km,
@@ -42,6 +40,7 @@ from . import hours
 from .models import AUTH_LEVELS, HV_LEVELS
 from .search_index import index_of
 from .search_snapshot import Snapshot
+from .stock_holders import holds
 
 #: How far a chord computed from the index's arrays may be from the one computed here
 #: from the same coordinates (NumPy and `math` may round the last bits differently).
@@ -105,8 +104,11 @@ def search_shops(session: Session, query: SearchQuery,
         if query.open_now is not None:
             keep = is_open == query.open_now
             pos, c2, is_open = pos[keep], c2[keep], is_open[keep]
-    for chain in query.part_chains:
-        keep = _in_stock(session, snap.ids[pos], chain)
+    for chain in query.part_chains:  # the part or one of its successors
+        ids = snap.ids[pos]
+        keep = np.zeros(len(pos), dtype=bool)
+        for part_id in chain:
+            keep |= holds(index.holders(part_id), ids)
         pos, c2 = pos[keep], c2[keep]
         is_open = None if is_open is None else is_open[keep]
     total = _count(snap, pos, c2, query)
@@ -153,29 +155,6 @@ def _has_any(snap: Snapshot, pos: np.ndarray, mask: np.ndarray | None) -> np.nda
         return np.zeros(len(pos), dtype=bool)
     word = np.flatnonzero(mask)
     return ((snap.traits[pos][:, word] & mask[word]) != 0).any(axis=1)
-
-
-def _in_stock(session: Session, ids: np.ndarray, chain: list[int]) -> np.ndarray:
-    """Which of `ids` hold the part or one of its successors (qty > 0): one query, which
-    answers with the positions in `ids` of those that do."""
-    keep = np.zeros(len(ids), dtype=bool)
-    if not len(ids):
-        return keep
-    connection = session.connection()
-    dialect = connection.dialect.name
-    keep[connection.exec_driver_sql(_probe(dialect, tuple(chain)),
-                                    (id_bind(dialect, ids),)).scalars().all()] = True
-    return keep
-
-
-@lru_cache(maxsize=256)
-def _probe(dialect: str, chain: tuple[int, ...]) -> str:
-    # SQLite would probe the (shop, part) key and read each row for its qty; the
-    # (part, shop, qty) index answers from the index alone, twice as fast.
-    index = " INDEXED BY ix_stock_part_shop_qty" if dialect == "sqlite" else ""
-    parts = ", ".join(str(int(p)) for p in chain)
-    return (f"SELECT c.n FROM {id_table(dialect)} AS c WHERE EXISTS (SELECT 1 FROM stock "
-            f"st{index} WHERE st.part_id IN ({parts}) AND st.shop_id = c.id AND st.qty > 0)")
 
 
 def _count(snap: Snapshot, pos: np.ndarray, c2: np.ndarray, query: SearchQuery) -> int:

@@ -3,10 +3,11 @@
 Each process keeps one `ShopIndex` per database. A search reads it instead of asking the
 database for every candidate: a grid over Earth-centred coordinates finds the shops near
 a point, and brands, services, languages, HV level and opening hours are tested on
-arrays, and brand, model and service names resolve from its catalog, so a search with
-any filter costs one small query (stock, for `part`) beyond the page's documents.
+arrays; brand, model and service names resolve from its catalog, and the shops holding a
+part in stock are kept per part searched (`shops.stock_holders`), so a search asks the
+database for nothing but the page's documents and stock.
 
-The database stays the only truth. Triggers (migrations 0005 and 0006) stamp every
+The database stays the only truth. Triggers (migrations 0005 to 0007) stamp every
 change that matters to the search with a number from one counter, `search_changes.seq`,
 whose row lock orders those writers as they commit; deleted shops leave their id and stamp in
 `search_removed_shops`. Before each search the index compares the counter with the one it
@@ -27,8 +28,9 @@ from sqlmodel import Session
 
 from . import hours
 from .documents import stamped_documents
-from .search_index_load import SEQ, refreshed
+from .search_index_load import SEQ, refreshed, stock_holders
 from .search_snapshot import Snapshot
+from .stock_holders import StockHolders
 
 #: Shop documents a process keeps (about 2 kB each).
 DOCUMENTS_KEPT = 20_000
@@ -63,6 +65,7 @@ class ShopIndex:
         self._engine = weakref.ref(engine)  # the registry must not keep engines alive
         self._lock = threading.Lock()
         self._snapshot: Snapshot | None = None
+        self._holders = StockHolders()
         #: Shop documents by id, with their stamp.
         self._documents: dict[int, tuple[int, dict]] = {}
 
@@ -89,8 +92,18 @@ class ShopIndex:
         with self._lock:
             snapshot = self._snapshot
             if snapshot is None or snapshot.seq < seq:
-                snapshot = self._snapshot = refreshed(engine, snapshot)
+                parts = self._holders.parts()
+                refresh = refreshed(engine, snapshot, parts)
+                self._holders.advance(-1 if snapshot is None else snapshot.seq,
+                                      refresh.snapshot.seq, parts, refresh.changed,
+                                      refresh.holding)
+                snapshot = self._snapshot = refresh.snapshot
             return snapshot
+
+    def holders(self, part_id: int) -> np.ndarray:
+        """Sorted ids of the shops holding `part_id` in stock (qty > 0), as of the last
+        snapshot or later (see `shops.stock_holders`)."""
+        return self._holders.of(part_id, lambda p: stock_holders(self._engine(), p))
 
     def documents(self, session: Session, snapshot: Snapshot,
                   ids: list[int]) -> dict[int, dict]:

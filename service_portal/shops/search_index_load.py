@@ -9,11 +9,14 @@ and the catalog's names. It applies them to copies of the snapshot's arrays.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import date
 
 import numpy as np
 from sqlalchemy import Engine
 
+from ..db import id_bind, id_table
 from .models import AUTH_LEVELS, HV_LEVELS
 from .search_snapshot import Catalog, Snapshot, Traits, cells_of, ecef_arrays
 
@@ -24,11 +27,24 @@ _CHUNK = 50_000
 _LOOSE_MIN = 256
 
 
-def refreshed(engine: Engine, old: Snapshot | None) -> Snapshot:
+@dataclass(frozen=True)
+class Refresh:
+    """A refresh's outcome: the new snapshot; the ids of the shops stamped since the old
+    one (deleted ones included); and, per part asked for, the sorted ids of those of them
+    holding it in stock (see `shops.stock_holders`)."""
+
+    snapshot: Snapshot
+    changed: np.ndarray
+    holding: dict[int, np.ndarray]
+
+
+def refreshed(engine: Engine, old: Snapshot | None, parts: Sequence[int] = ()) -> Refresh:
     """`old` with every change committed since its counter applied (everything when
-    `old` is None). Rows come through the driver's own cursor."""
+    `old` is None), and the stock of the changed shops for `parts`. Rows come through
+    the driver's own cursor."""
     seen = -1 if old is None else old.seq
-    postgresql = engine.dialect.name == "postgresql"
+    dialect = engine.dialect.name
+    postgresql = dialect == "postgresql"
     if postgresql:  # one snapshot of the database for every statement below
         engine = engine.execution_options(isolation_level="REPEATABLE READ")
     mark = "%s" if postgresql else "?"
@@ -40,23 +56,60 @@ def refreshed(engine: Engine, old: Snapshot | None) -> Snapshot:
         # The first statement through SQLAlchemy opens the transaction (BEGIN on SQLite).
         seq = conn.exec_driver_sql(SEQ).scalar_one()
         cursor = conn.connection.cursor()
-        builder = _Builder(old, seq)
-        cursor.execute(_SHOPS.format(mark=mark), (seen,))
-        while rows := cursor.fetchmany(_CHUNK):
-            builder.shops(rows)
-        concat = "string_agg(CAST(l.shop_id AS TEXT), ',')" if postgresql \
-            else "group_concat(l.shop_id)"
-        for table, (columns, key_of) in _LINKS.items():
-            cursor.execute(f"SELECT {columns}, {concat} FROM {table} l{changed} "
-                           f"GROUP BY {columns}", changed_args)
-            for *values, members in cursor.fetchall():
-                builder.link(key_of(*values), members)
         cursor.execute(_REMOVED.format(mark=mark), (seen,))
-        builder.remove([row[0] for row in cursor.fetchall()])
-        builder.catalog = _catalog(cursor)
+        removed = [row[0] for row in cursor.fetchall()]
+        cursor.execute(_SHOPS.format(mark=mark), (seen,))
+        rows = cursor.fetchmany(_CHUNK)
+        if old is not None and not rows and not removed:
+            # No shop changed (a sale that left stock above zero, a catalog edit): the
+            # same arrays serve, with the new counter and catalog.
+            snapshot = replace(old, seq=seq, catalog=_catalog(cursor))
+            stamped = np.empty(0, dtype=np.int64)
+        else:
+            builder = _Builder(old, seq)
+            while rows:
+                builder.shops(rows)
+                rows = cursor.fetchmany(_CHUNK)
+            concat = "string_agg(CAST(l.shop_id AS TEXT), ',')" if postgresql \
+                else "group_concat(l.shop_id)"
+            for table, (columns, key_of) in _LINKS.items():
+                cursor.execute(f"SELECT {columns}, {concat} FROM {table} l{changed} "
+                               f"GROUP BY {columns}", changed_args)
+                for *values, members in cursor.fetchall():
+                    builder.link(key_of(*values), members)
+            builder.remove(removed)
+            builder.catalog = _catalog(cursor)
+            snapshot = builder.snapshot()
+            stamped = np.unique(np.array([*builder.rewritten, *removed], dtype=np.int64))
+        holding: dict[int, list[int]] = {}
+        if parts and len(stamped):
+            cursor.execute(
+                "SELECT st.part_id, st.shop_id FROM stock st JOIN shops s ON s.id = "
+                f"st.shop_id WHERE s.search_seq > {mark} AND st.qty > 0 AND st.part_id IN "
+                f"(SELECT id FROM {id_table(dialect)} AS p)", (seen, id_bind(dialect, parts)))
+            for part_id, shop_id in cursor.fetchall():
+                holding.setdefault(part_id, []).append(shop_id)
         cursor.close()
         conn.rollback()
-    return builder.snapshot()
+    return Refresh(snapshot, stamped, {part_id: np.unique(np.array(ids, dtype=np.int64))
+                                       for part_id, ids in holding.items()})
+
+
+def stock_holders(engine: Engine, part_id: int) -> tuple[int, np.ndarray]:
+    """(counter, sorted ids of the shops holding `part_id` with qty > 0), read in one
+    transaction, so the set is exact as of that counter value."""
+    postgresql = engine.dialect.name == "postgresql"
+    if postgresql:
+        engine = engine.execution_options(isolation_level="REPEATABLE READ")
+    with engine.connect() as conn:
+        seq = conn.exec_driver_sql(SEQ).scalar_one()
+        cursor = conn.connection.cursor()
+        cursor.execute("SELECT shop_id FROM stock WHERE part_id = {} AND qty > 0 ORDER BY "
+                       "shop_id".format("%s" if postgresql else "?"), (part_id,))
+        ids = np.array([row[0] for row in cursor.fetchall()], dtype=np.int64)
+        cursor.close()
+        conn.rollback()
+    return seq, ids
 
 
 SEQ = "SELECT seq FROM search_changes"
