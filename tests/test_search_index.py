@@ -163,11 +163,11 @@ def test_a_write_by_another_host_shows_and_a_rolled_back_one_never(client, make,
         other_host.dispose()
 
 
-def test_two_writers_changing_the_same_shops_in_opposite_order_both_commit(make,
-                                                                            database_url):
-    """Each writer takes the change counter before any shop row, so neither can hold a
-    shop the other waits for while waiting for the counter itself."""
-    a, b = make.shop(name="A"), make.shop(name="B")
+def in_opposite_order(database_url: str, sql: str, first: list[dict],
+                      second: list[dict], result: str) -> list:
+    """Two writers run `sql`, each with its own parameters in turn; the second starts
+    while the first holds the row of its first statement and then wants the row the
+    second holds. Both must commit; `result` is read afterwards."""
     engine = make_engine(database_url)
     errors: list[BaseException] = []
     started = threading.Event()
@@ -176,8 +176,8 @@ def test_two_writers_changing_the_same_shops_in_opposite_order_both_commit(make,
         try:
             started.wait(10)
             with writer(engine).begin() as conn:
-                conn.execute(text("UPDATE shops SET lat = 50.2 WHERE id = :id"), {"id": b.id})
-                conn.execute(text("UPDATE shops SET lat = 50.2 WHERE id = :id"), {"id": a.id})
+                for values in second:
+                    conn.execute(text(sql), values)
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
@@ -185,17 +185,28 @@ def test_two_writers_changing_the_same_shops_in_opposite_order_both_commit(make,
     thread.start()
     try:
         with writer(engine).begin() as conn:
-            conn.execute(text("UPDATE shops SET lat = 50.3 WHERE id = :id"), {"id": a.id})
+            conn.execute(text(sql), first[0])
             started.set()
             time.sleep(0.3)  # the second writer is now waiting
-            conn.execute(text("UPDATE shops SET lat = 50.3 WHERE id = :id"), {"id": b.id})
+            conn.execute(text(sql), first[1])
         thread.join(20)
         assert not errors
         with engine.connect() as conn:
-            assert conn.execute(text("SELECT lat FROM shops ORDER BY id")).scalars().all() \
-                == [50.2, 50.2]
+            return conn.execute(text(result)).scalars().all()
     finally:
         engine.dispose()
+
+
+def test_two_writers_changing_the_same_shops_in_opposite_order_both_commit(make,
+                                                                            database_url):
+    """Each writer takes the change counter before any shop row, so neither can hold a
+    shop the other waits for while waiting for the counter itself."""
+    a, b = make.shop(name="A"), make.shop(name="B")
+    assert in_opposite_order(
+        database_url, "UPDATE shops SET lat = :lat WHERE id = :id",
+        [{"lat": 50.3, "id": a.id}, {"lat": 50.3, "id": b.id}],
+        [{"lat": 50.2, "id": b.id}, {"lat": 50.2, "id": a.id}],
+        "SELECT lat FROM shops ORDER BY id") == [50.2, 50.2]
 
 
 def test_stock_changes_show_in_the_next_part_search(client, make, session, database_url):
@@ -261,35 +272,11 @@ def test_two_stock_writers_in_opposite_order_both_commit(make, database_url):
     shop = make.shop()
     make.stock(shop, p1, qty=0)
     make.stock(shop, p2, qty=0)
-    engine = make_engine(database_url)
-    errors: list[BaseException] = []
-    started = threading.Event()
-    row = "UPDATE stock SET qty = :q WHERE part_id = :p"
-
-    def second_writer() -> None:
-        try:
-            started.wait(10)
-            with writer(engine).begin() as conn:
-                conn.execute(text(row), {"q": 2, "p": p2.id})
-                conn.execute(text(row), {"q": 2, "p": p1.id})
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    thread = threading.Thread(target=second_writer)
-    thread.start()
-    try:
-        with writer(engine).begin() as conn:
-            conn.execute(text(row), {"q": 3, "p": p1.id})
-            started.set()
-            time.sleep(0.3)  # the second writer is now waiting
-            conn.execute(text(row), {"q": 3, "p": p2.id})
-        thread.join(20)
-        assert not errors
-        with engine.connect() as conn:
-            assert conn.execute(text("SELECT qty FROM stock ORDER BY part_id")).scalars() \
-                .all() == [2, 2]
-    finally:
-        engine.dispose()
+    assert in_opposite_order(
+        database_url, "UPDATE stock SET qty = :q WHERE part_id = :p",
+        [{"q": 3, "p": p1.id}, {"q": 3, "p": p2.id}],
+        [{"q": 2, "p": p2.id}, {"q": 2, "p": p1.id}],
+        "SELECT qty FROM stock ORDER BY part_id") == [2, 2]
 
 
 def test_traits_beyond_one_word_of_bits(client, make):

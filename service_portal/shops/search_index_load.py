@@ -4,14 +4,18 @@ A refresh reads, in one transaction: the counter; the shops stamped after the sn
 counter (every shop, the first time); their brands, services and languages, one row per
 brand-and-level, service or language with its shops' ids concatenated by the database
 (so ten million links load without a Python object per link); the shops deleted since;
-and the catalog's names. It applies them to copies of the snapshot's arrays.
+the catalog's names; and, for the parts whose holders the process keeps, the stock of
+the changed shops. It applies them to copies of the snapshot's arrays (none when no shop
+changed).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date
+from typing import Any
 
 import numpy as np
 from sqlalchemy import Engine
@@ -44,18 +48,11 @@ def refreshed(engine: Engine, old: Snapshot | None, parts: Sequence[int] = ()) -
     the driver's own cursor."""
     seen = -1 if old is None else old.seq
     dialect = engine.dialect.name
-    postgresql = dialect == "postgresql"
-    if postgresql:  # one snapshot of the database for every statement below
-        engine = engine.execution_options(isolation_level="REPEATABLE READ")
-    mark = "%s" if postgresql else "?"
-    # The first load reads every link: no join to the shops' stamps needed.
-    changed = "" if old is None else (
-        f" JOIN shops s ON s.id = l.shop_id WHERE s.search_seq > {mark}")
-    changed_args = () if old is None else (seen,)
-    with engine.connect() as conn:
-        # The first statement through SQLAlchemy opens the transaction (BEGIN on SQLite).
-        seq = conn.exec_driver_sql(SEQ).scalar_one()
-        cursor = conn.connection.cursor()
+    with _reading(engine) as (seq, cursor, mark):
+        # The first load reads every link: no join to the shops' stamps needed.
+        changed = "" if old is None else (
+            f" JOIN shops s ON s.id = l.shop_id WHERE s.search_seq > {mark}")
+        changed_args = () if old is None else (seen,)
         cursor.execute(_REMOVED.format(mark=mark), (seen,))
         removed = [row[0] for row in cursor.fetchall()]
         cursor.execute(_SHOPS.format(mark=mark), (seen,))
@@ -70,8 +67,8 @@ def refreshed(engine: Engine, old: Snapshot | None, parts: Sequence[int] = ()) -
             while rows:
                 builder.shops(rows)
                 rows = cursor.fetchmany(_CHUNK)
-            concat = "string_agg(CAST(l.shop_id AS TEXT), ',')" if postgresql \
-                else "group_concat(l.shop_id)"
+            concat = "string_agg(CAST(l.shop_id AS TEXT), ',')" \
+                if dialect == "postgresql" else "group_concat(l.shop_id)"
             for table, (columns, key_of) in _LINKS.items():
                 cursor.execute(f"SELECT {columns}, {concat} FROM {table} l{changed} "
                                f"GROUP BY {columns}", changed_args)
@@ -89,8 +86,6 @@ def refreshed(engine: Engine, old: Snapshot | None, parts: Sequence[int] = ()) -
                 f"(SELECT id FROM {id_table(dialect)} AS p)", (seen, id_bind(dialect, parts)))
             for part_id, shop_id in cursor.fetchall():
                 holding.setdefault(part_id, []).append(shop_id)
-        cursor.close()
-        conn.rollback()
     return Refresh(snapshot, stamped, {part_id: np.unique(np.array(ids, dtype=np.int64))
                                        for part_id, ids in holding.items()})
 
@@ -98,18 +93,30 @@ def refreshed(engine: Engine, old: Snapshot | None, parts: Sequence[int] = ()) -
 def stock_holders(engine: Engine, part_id: int) -> tuple[int, np.ndarray]:
     """(counter, sorted ids of the shops holding `part_id` with qty > 0), read in one
     transaction, so the set is exact as of that counter value."""
+    with _reading(engine) as (seq, cursor, mark):
+        cursor.execute(f"SELECT shop_id FROM stock WHERE part_id = {mark} AND qty > 0 "
+                       "ORDER BY shop_id", (part_id,))
+        ids = np.array([row[0] for row in cursor.fetchall()], dtype=np.int64)
+    return seq, ids
+
+
+@contextmanager
+def _reading(engine: Engine) -> Iterator[tuple[int, Any, str]]:
+    """One read transaction seeing one snapshot of the database in every statement
+    (REPEATABLE READ on PostgreSQL; any SQLite transaction does): the counter as it sees
+    it, a driver cursor, and the driver's parameter mark."""
     postgresql = engine.dialect.name == "postgresql"
     if postgresql:
         engine = engine.execution_options(isolation_level="REPEATABLE READ")
     with engine.connect() as conn:
+        # The first statement through SQLAlchemy opens the transaction (BEGIN on SQLite).
         seq = conn.exec_driver_sql(SEQ).scalar_one()
         cursor = conn.connection.cursor()
-        cursor.execute("SELECT shop_id FROM stock WHERE part_id = {} AND qty > 0 ORDER BY "
-                       "shop_id".format("%s" if postgresql else "?"), (part_id,))
-        ids = np.array([row[0] for row in cursor.fetchall()], dtype=np.int64)
-        cursor.close()
-        conn.rollback()
-    return seq, ids
+        try:
+            yield seq, cursor, "%s" if postgresql else "?"
+        finally:
+            cursor.close()
+            conn.rollback()
 
 
 SEQ = "SELECT seq FROM search_changes"
