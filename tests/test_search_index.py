@@ -7,9 +7,11 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
 from sqlalchemy import text
 
 from service_portal.db import make_engine, writer
+from service_portal.shops import search_index_load
 from service_portal.shops.models import ShopBrand, ShopLanguage, ShopService
 
 FRANKFURT = {"lat": "50.1109", "lon": "8.6821", "radius_km": "20"}
@@ -209,10 +211,15 @@ def test_two_writers_changing_the_same_shops_in_opposite_order_both_commit(make,
         "SELECT lat FROM shops ORDER BY id") == [50.2, 50.2]
 
 
-def test_stock_changes_show_in_the_next_part_search(client, make, session, database_url):
+@pytest.mark.parametrize("patch_max", [10_000, 0], ids=["patched", "read-afresh"])
+def test_stock_changes_show_in_the_next_part_search(client, make, session, database_url,
+                                                     monkeypatch, patch_max):
     """A stock row that starts or stops counting as in stock (qty > 0), is deleted or
     moves to another shop changes the very next `part` search, from this app or another
-    host; a rolled-back change never shows; a successor's stock counts for its part."""
+    host; a rolled-back change never shows; a successor's stock counts for its part.
+    Kept sets are patched with the changed shops' stock, or, past a number of changed
+    shops, read afresh."""
+    monkeypatch.setattr(search_index_load, "_PATCH_MAX", patch_max)
     brand = make.brand("byd")
     part = make.part(brand, "P-1")
     a, b = make.shop(name="A", lat=50.11, lon=8.68), make.shop(name="B", lat=50.12, lon=8.69)
@@ -263,6 +270,40 @@ def test_stock_changes_show_in_the_next_part_search(client, make, session, datab
         assert found(client, part="P-1") == []
     finally:
         other_host.dispose()
+
+
+def test_a_stock_import_stamps_its_shops_once_and_shows_in_the_next_search(
+        client, make, session, cli, tmp_path):
+    """An import writes stock in bulk (no trigger per row) and stamps its shops once at
+    the end: its changes show in the next `part` search, a failed import changes
+    nothing, and afterwards the bulk flag is down and the per-row triggers work."""
+    brand = make.brand("byd")
+    make.part(brand, "P-1")
+    a = make.shop(name="A", lat=50.11, lon=8.68, external_id="shop-a")
+    make.shop(name="B", lat=50.12, lon=8.69, external_id="shop-b")
+    session.commit()
+    assert found(client, part="P-1") == []  # the part's holders are read here
+    data = tmp_path / "stock.csv"
+    data.write_text("shop_external_id,part_number,qty,price,currency\n"
+                    "shop-a,P-1,0,10.00,EUR\nshop-b,P-1,5,10.00,EUR\n")
+    assert cli("import-stock", str(data)).exit_code == 0
+    assert found(client, part="P-1") == ["B"]
+    data.write_text("shop_external_id,part_number,qty,price,currency\n"
+                    "shop-a,P-1,2,10.00,EUR\nshop-b,P-1,0,10.00,EUR\n")
+    assert cli("import-stock", str(data)).exit_code == 0
+    assert found(client, part="P-1") == ["A"]
+    data.write_text("shop_external_id,part_number,qty,price,currency\n"
+                    "shop-b,P-1,3,10.00,EUR\nshop-a,P-404,1,1.00,EUR\n")
+    assert cli("import-stock", str(data)).exit_code != 0
+    assert found(client, part="P-1") == ["A"]
+    session.expire_all()
+    assert session.execute(text("SELECT bulk FROM search_changes")).scalar() in (False, 0)
+    assert session.execute(text("SELECT qty FROM stock WHERE shop_id = :a"),
+                           {"a": a.id}).scalar() == 2
+    # The per-row triggers are back: a sale to zero shows.
+    session.execute(text("UPDATE stock SET qty = 0 WHERE shop_id = :a"), {"a": a.id})
+    session.commit()
+    assert found(client, part="P-1") == []
 
 
 def test_two_stock_writers_in_opposite_order_both_commit(make, database_url):

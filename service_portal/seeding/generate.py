@@ -29,6 +29,7 @@ from ..shops.models import (
     Organization,
     Shop,
 )
+from ..shops.search_feed import bulk_stock_writes
 
 ORG_SLUG = "generated-benchmark-shops"
 EXTERNAL_PREFIX = "gen-"
@@ -168,4 +169,6 @@ def _insert(conn, batch, first_id: int, org_id: int) -> None:
     bulk_insert(conn, "shop_brands", ("shop_id", "brand_id", "level"), brands)
     bulk_insert(conn, "shop_services", ("shop_id", "service_id"), services)
     bulk_insert(conn, "shop_languages", ("shop_id", "language"), languages)
-    bulk_insert(conn, "stock", STOCK_COLUMNS, stock)
+    with bulk_stock_writes(conn, f"SELECT id FROM shops WHERE id BETWEEN {first_id} AND "
+                                 f"{first_id + len(batch) - 1}"):
+        bulk_insert(conn, "stock", STOCK_COLUMNS, stock)

@@ -92,10 +92,9 @@ class ShopIndex:
         with self._lock:
             snapshot = self._snapshot
             if snapshot is None or snapshot.seq < seq:
-                parts = self._holders.parts()
-                refresh = refreshed(engine, snapshot, parts)
+                refresh = refreshed(engine, snapshot, self._holders.parts())
                 self._holders.advance(-1 if snapshot is None else snapshot.seq,
-                                      refresh.snapshot.seq, parts, refresh.changed,
+                                      refresh.snapshot.seq, refresh.read, refresh.changed,
                                       refresh.holding)
                 snapshot = self._snapshot = refresh.snapshot
             return snapshot

@@ -26,6 +26,8 @@ from .search_snapshot import Catalog, Snapshot, Traits, cells_of, ecef_arrays
 
 #: Rows fetched from the driver at a time.
 _CHUNK = 50_000
+#: Changed shops beyond which a refresh reads no stock and the kept holder sets go.
+_PATCH_MAX = 10_000
 #: Shops added or moved since the grid was sorted are checked one by one until they are
 #: this many (or 1/64 of all); then the grid is sorted again.
 _LOOSE_MIN = 256
@@ -34,11 +36,13 @@ _LOOSE_MIN = 256
 @dataclass(frozen=True)
 class Refresh:
     """A refresh's outcome: the new snapshot; the ids of the shops stamped since the old
-    one (deleted ones included); and, per part asked for, the sorted ids of those of them
-    holding it in stock (see `shops.stock_holders`)."""
+    one (deleted ones included); the parts whose stock it read (those asked for, or none
+    when more than _PATCH_MAX shops changed); and, per part read, the sorted ids of the
+    changed shops holding it in stock (see `shops.stock_holders`)."""
 
     snapshot: Snapshot
     changed: np.ndarray
+    read: tuple[int, ...]
     holding: dict[int, np.ndarray]
 
 
@@ -78,16 +82,20 @@ def refreshed(engine: Engine, old: Snapshot | None, parts: Sequence[int] = ()) -
             builder.catalog = _catalog(cursor)
             snapshot = builder.snapshot()
             stamped = np.unique(np.array([*builder.rewritten, *removed], dtype=np.int64))
+        if len(stamped) > _PATCH_MAX:
+            parts = ()  # cheaper to read the sets afresh when next searched
         holding: dict[int, list[int]] = {}
         if parts and len(stamped):
+            # From the changed shops to their stock (not from the parts' many holders).
             cursor.execute(
-                "SELECT st.part_id, st.shop_id FROM stock st JOIN shops s ON s.id = "
-                f"st.shop_id WHERE s.search_seq > {mark} AND st.qty > 0 AND st.part_id IN "
-                f"(SELECT id FROM {id_table(dialect)} AS p)", (seen, id_bind(dialect, parts)))
+                f"SELECT st.part_id, st.shop_id FROM {id_table(dialect)} AS c CROSS JOIN "
+                "stock st WHERE st.shop_id = c.id AND st.qty > 0 AND st.part_id IN "
+                f"(SELECT id FROM {id_table(dialect)} AS p)",
+                (id_bind(dialect, stamped), id_bind(dialect, parts)))
             for part_id, shop_id in cursor.fetchall():
                 holding.setdefault(part_id, []).append(shop_id)
-    return Refresh(snapshot, stamped, {part_id: np.unique(np.array(ids, dtype=np.int64))
-                                       for part_id, ids in holding.items()})
+    return Refresh(snapshot, stamped, tuple(parts), {
+        part_id: np.unique(np.array(ids, dtype=np.int64)) for part_id, ids in holding.items()})
 
 
 def stock_holders(engine: Engine, part_id: int) -> tuple[int, np.ndarray]:

@@ -4,6 +4,11 @@ migration 0005, as any change to the shop itself does. A sale that leaves stock 
 zero stamps nothing on SQLite; on PostgreSQL every transaction writing stock takes the
 counter first (once), like every other stamped writer, so that writers cannot deadlock.
 
+A transaction loading stock in bulk stamps its shops once at the end instead (see
+`shops.search_feed.bulk_stock_writes`): on PostgreSQL the per-row triggers stand aside
+while it holds `search_changes.bulk` set (never committed set); on SQLite it drops them
+for its transaction.
+
 Revision ID: 0007
 Revises: 0006
 Create Date: 2026-11-29 01:30:00
@@ -26,7 +31,10 @@ _MOVED = ("(old.qty > 0) <> (new.qty > 0) OR (new.qty > 0 AND (old.shop_id <> ne
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name == "sqlite":
+    sqlite = op.get_bind().dialect.name == "sqlite"
+    op.execute("ALTER TABLE search_changes ADD COLUMN bulk BOOLEAN NOT NULL DEFAULT false")
+    if sqlite:
+        # No bulk check: a bulk load drops these for its transaction instead.
         stamp = f"UPDATE shops SET search_seq = {_SEQ} WHERE id"
         op.execute("CREATE TRIGGER stock_search_insert AFTER INSERT ON stock "
                    f"WHEN new.qty > 0 BEGIN {_NEXT} {stamp} = new.shop_id; END")
@@ -36,20 +44,37 @@ def upgrade() -> None:
                    f"ON stock WHEN {_MOVED} BEGIN {_NEXT} {stamp} IN (old.shop_id, "
                    "new.shop_id); END")
         return
-    # search_next_seq and search_touch_shop are migration 0005's.
+    # As migration 0005's search_touch_shop, unless a bulk load stamps its shops itself.
+    op.execute(f"""CREATE FUNCTION search_touch_stock() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF (SELECT bulk FROM search_changes WHERE id = 1) THEN
+    RETURN NULL;
+  END IF;
+  IF TG_OP <> 'INSERT' THEN
+    UPDATE shops SET search_seq = 0 WHERE id = OLD.shop_id AND search_seq <> {_SEQ};
+  END IF;
+  IF TG_OP <> 'DELETE' THEN
+    UPDATE shops SET search_seq = 0 WHERE id = NEW.shop_id AND search_seq <> {_SEQ};
+  END IF;
+  RETURN NULL;
+END $$""")
+    # search_next_seq is migration 0005's.
     op.execute("CREATE TRIGGER stock_search_next BEFORE INSERT OR UPDATE OF qty, shop_id, "
                "part_id OR DELETE ON stock FOR EACH STATEMENT EXECUTE FUNCTION "
                "search_next_seq()")
     op.execute("CREATE TRIGGER stock_search_insert AFTER INSERT ON stock FOR EACH ROW "
-               "WHEN (NEW.qty > 0) EXECUTE FUNCTION search_touch_shop()")
+               "WHEN (NEW.qty > 0) EXECUTE FUNCTION search_touch_stock()")
     op.execute("CREATE TRIGGER stock_search_delete AFTER DELETE ON stock FOR EACH ROW "
-               "WHEN (OLD.qty > 0) EXECUTE FUNCTION search_touch_shop()")
+               "WHEN (OLD.qty > 0) EXECUTE FUNCTION search_touch_stock()")
     op.execute("CREATE TRIGGER stock_search_update AFTER UPDATE OF qty, shop_id, part_id ON "
                f"stock FOR EACH ROW WHEN ({_MOVED.replace('old.', 'OLD.').replace('new.', 'NEW.')}) "
-               "EXECUTE FUNCTION search_touch_shop()")
+               "EXECUTE FUNCTION search_touch_stock()")
 
 
 def downgrade() -> None:
     sqlite = op.get_bind().dialect.name == "sqlite"
     for event in ("insert", "update", "delete", *(() if sqlite else ("next",))):
         op.execute(f"DROP TRIGGER stock_search_{event}" + ("" if sqlite else " ON stock"))
+    if not sqlite:
+        op.execute("DROP FUNCTION search_touch_stock()")
+    op.execute("ALTER TABLE search_changes DROP COLUMN bulk")
