@@ -228,19 +228,19 @@ def copy_rows(connection: Connection, table: str, columns: tuple[str, ...],
         cursor.close()
 
 
-def id_table(dialect_name: str) -> str:
-    """A subquery over integers bound as one positional driver parameter (see `id_bind`;
-    run with `exec_driver_sql`), with columns `n` (0-based position in the list) and
-    `id`. A thousand ids bound as one value cost microseconds; as the parameters of an
-    expanding IN, or through SQLAlchemy's statement handling, far more."""
+def id_in(dialect_name: str, column: str) -> str:
+    """SQL testing that `column` is one of the integers bound as one positional driver
+    parameter (see `id_bind`; run with `exec_driver_sql`). A thousand ids bound as one
+    value cost microseconds; as the parameters of an expanding IN, far more. PostgreSQL
+    gets `= ANY(array)`, which its planner answers from an index (it scans the whole
+    table to hash-join an `IN (SELECT ... unnest(...))`)."""
     if dialect_name == "postgresql":
-        return ("(SELECT n - 1 AS n, id FROM unnest(CAST(%s AS bigint[])) "
-                "WITH ORDINALITY AS u(id, n))")
-    return "(SELECT key AS n, value AS id FROM json_each(?))"
+        return f"{column} = ANY(CAST(%s AS bigint[]))"
+    return f"{column} IN (SELECT value FROM json_each(?))"
 
 
 def id_bind(dialect_name: str, ids) -> object:
-    """The value of an `id_table` parameter: a list for PostgreSQL, a JSON array for
+    """The value of an `id_in` parameter: a list for PostgreSQL, a JSON array for
     SQLite (`ids`: any sequence of integers, or a NumPy integer array)."""
     if dialect_name == "postgresql":
         return ids.tolist() if hasattr(ids, "tolist") else list(ids)

@@ -8,26 +8,26 @@ from functools import lru_cache
 
 from sqlmodel import Session
 
-from ..db import id_bind, id_table
+from ..db import id_bind, id_in
 from ..parts.queries import money
 
 # Plain driver SQL read as tuples: a search page builds up to 100 documents per request,
 # and ORM statements and type processing cost more than the queries themselves. `{ids}`:
-# the shops' ids as one bound list (`db.id_table`).
+# the shops' ids as one bound list (`db.id_in`).
 _SHOPS = (
     "SELECT s.id, s.external_id, s.name, o.slug, s.address, s.city, s.postal_code, "
     "s.country, s.lat, s.lon, s.timezone, s.phone, s.email, s.website, s.opening_hours, "
     "s.hv_level, s.hv_valid_until, s.search_seq FROM shops s JOIN organizations o "
-    "ON o.id = s.organization_id WHERE s.id IN (SELECT id FROM {ids} AS i)")
+    "ON o.id = s.organization_id WHERE {s_id}")
 #: (shop, kind, value, level, order) rows of the three link tables in one round trip
 #: (the list bound once for each of the three).
 _LINKS = (
     "SELECT sb.shop_id, 0, b.slug, sb.level, CAST(NULL AS INTEGER) FROM shop_brands sb "
-    "JOIN brands b ON b.id = sb.brand_id WHERE sb.shop_id IN (SELECT id FROM {ids} AS i) "
+    "JOIN brands b ON b.id = sb.brand_id WHERE {sb_shop_id} "
     "UNION ALL SELECT ss.shop_id, 1, sv.slug, NULL, sv.id FROM shop_services ss "
-    "JOIN services sv ON sv.id = ss.service_id WHERE ss.shop_id IN (SELECT id FROM {ids} "
-    "AS i) UNION ALL SELECT sl.shop_id, 2, sl.language, NULL, NULL FROM shop_languages sl "
-    "WHERE sl.shop_id IN (SELECT id FROM {ids} AS i)")
+    "JOIN services sv ON sv.id = ss.service_id WHERE {ss_shop_id} "
+    "UNION ALL SELECT sl.shop_id, 2, sl.language, NULL, NULL FROM shop_languages sl "
+    "WHERE {sl_shop_id}")
 
 
 def shop_documents(session: Session, ids: list[int], *,
@@ -55,7 +55,8 @@ def stamped_documents(session: Session, ids: list[int]) -> dict[int, tuple[int, 
     services: dict[int, list] = defaultdict(list)
     languages: dict[int, list] = defaultdict(list)
     for shop_id, kind, value, level, order in connection.exec_driver_sql(
-            _LINKS.format(ids=id_table(dialect)), (bind,) * 3).all():
+            _LINKS.format(**{f"{t}_shop_id": id_in(dialect, f"{t}.shop_id")
+                             for t in ("sb", "ss", "sl")}), (bind,) * 3).all():
         if kind == 0:
             brands[shop_id].append((value, level))
         elif kind == 1:
@@ -66,7 +67,7 @@ def stamped_documents(session: Session, ids: list[int]) -> dict[int, tuple[int, 
     for (shop_id, external_id, name, organization, address, city, postal_code, country, lat,
          lon, zone, phone, email, website, opening_hours, hv_level,
          hv_valid_until, stamp) in connection.exec_driver_sql(
-            _SHOPS.format(ids=id_table(dialect)), (bind,)).all():
+            _SHOPS.format(s_id=id_in(dialect, "s.id")), (bind,)).all():
         docs[shop_id] = stamp, {
             "id": shop_id, "external_id": external_id, "name": name,
             "organization": organization,
@@ -111,7 +112,7 @@ def stock_of(session: Session, ids: list[int],
 
 @lru_cache(maxsize=8)
 def _stock(dialect: str, of_parts: bool) -> str:
-    parts = f" AND st.part_id IN (SELECT id FROM {id_table(dialect)} AS w)" if of_parts else ""
+    parts = f" AND {id_in(dialect, 'st.part_id')}" if of_parts else ""
     return ("SELECT st.shop_id, p.part_number, st.qty, st.price, st.currency FROM stock st "
-            "JOIN parts p ON p.id = st.part_id WHERE st.shop_id IN (SELECT id FROM "
-            f"{id_table(dialect)} AS i) AND st.qty > 0{parts}")
+            f"JOIN parts p ON p.id = st.part_id WHERE {id_in(dialect, 'st.shop_id')} "
+            f"AND st.qty > 0{parts}")

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Engine
 
-from ..db import id_bind, id_table
+from ..db import id_bind, id_in
 from .models import AUTH_LEVELS, HV_LEVELS
 from .search_snapshot import Catalog, Snapshot, Traits, cells_of, ecef_arrays
 
@@ -88,10 +88,9 @@ def refreshed(engine: Engine, old: Snapshot | None, parts: Sequence[int] = ()) -
         if parts and len(stamped):
             # From the changed shops to their stock (not from the parts' many holders).
             cursor.execute(
-                f"SELECT st.part_id, st.shop_id FROM {id_table(dialect)} AS c CROSS JOIN "
-                "stock st WHERE st.shop_id = c.id AND st.qty > 0 AND st.part_id IN "
-                f"(SELECT id FROM {id_table(dialect)} AS p)",
-                (id_bind(dialect, stamped), id_bind(dialect, parts)))
+                f"SELECT st.part_id, st.shop_id FROM stock st WHERE "
+                f"{id_in(dialect, 'st.shop_id')} AND {id_in(dialect, 'st.part_id')} "
+                "AND st.qty > 0", (id_bind(dialect, stamped), id_bind(dialect, parts)))
             for part_id, shop_id in cursor.fetchall():
                 holding.setdefault(part_id, []).append(shop_id)
     return Refresh(snapshot, stamped, tuple(parts), {
