@@ -9,10 +9,11 @@ database for nothing but the page's documents and stock.
 
 The database stays the only truth. Triggers (migrations 0005 to 0007) stamp every
 change that matters to the search with a number from one counter, `search_changes.seq`,
-whose row lock orders those writers as they commit; deleted shops leave their id and stamp in
-`search_removed_shops`. Before each search the index compares the counter with the one it
-has seen and, if it moved, reads only the shops stamped since, so several app hosts stay
-exact without talking to each other, and a change shows in the next search anywhere.
+whose row lock orders those writers as they commit; deleted shops leave their id and
+stamp in `search_removed_shops`. Before each search the index compares the counter with
+the one it has seen and, if it moved, reads only the shops stamped since, so several app
+hosts stay exact without talking to each other, and a change shows in the next search
+anywhere.
 A refresh builds a new snapshot and swaps it in: a search in flight keeps its own.
 """
 
