@@ -276,7 +276,7 @@ def test_a_stock_import_stamps_its_shops_once_and_shows_in_the_next_search(
         client, make, session, cli, tmp_path):
     """An import writes stock in bulk (no trigger per row) and stamps its shops once at
     the end: its changes show in the next `part` search, a failed import changes
-    nothing, and afterwards the bulk flag is down and the per-row triggers work."""
+    nothing, and afterwards the per-row triggers work again."""
     brand = make.brand("byd")
     make.part(brand, "P-1")
     a = make.shop(name="A", lat=50.11, lon=8.68, external_id="shop-a")
@@ -297,13 +297,33 @@ def test_a_stock_import_stamps_its_shops_once_and_shows_in_the_next_search(
     assert cli("import-stock", str(data)).exit_code != 0
     assert found(client, part="P-1") == ["A"]
     session.expire_all()
-    assert session.execute(text("SELECT bulk FROM search_changes")).scalar() in (False, 0)
     assert session.execute(text("SELECT qty FROM stock WHERE shop_id = :a"),
                            {"a": a.id}).scalar() == 2
     # The per-row triggers are back: a sale to zero shows.
     session.execute(text("UPDATE stock SET qty = 0 WHERE shop_id = :a"), {"a": a.id})
     session.commit()
     assert found(client, part="P-1") == []
+
+
+def test_after_a_bulk_load_the_same_transaction_stamps_per_row_again(client, make,
+                                                                    database_url):
+    from service_portal.shops.search_feed import bulk_stock_writes
+
+    brand = make.brand("byd")
+    part = make.part(brand, "P-1")
+    a, b = make.shop(name="A", lat=50.11, lon=8.68), make.shop(name="B", lat=50.12, lon=8.69)
+    make.stock(a, part, qty=0)
+    make.stock(b, part, qty=0)
+    assert found(client, part="P-1") == []
+    engine = make_engine(database_url)
+    try:
+        with writer(engine).begin() as conn:
+            with bulk_stock_writes(conn, f"SELECT {a.id}"):
+                conn.execute(text("UPDATE stock SET qty = 4 WHERE shop_id = :a"), {"a": a.id})
+            conn.execute(text("UPDATE stock SET qty = 4 WHERE shop_id = :b"), {"b": b.id})
+    finally:
+        engine.dispose()
+    assert found(client, part="P-1") == ["A", "B"]
 
 
 def test_two_stock_writers_in_opposite_order_both_commit(make, database_url):

@@ -21,7 +21,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from ..catalog.models import Brand, Service
-from ..db import bulk_insert, driver_timestamp, utcnow
+from ..db import copy_rows, driver_timestamp, utcnow
 from ..parts.models import Part
 from ..shops.models import (
     AUTH_LEVELS,
@@ -165,10 +165,10 @@ def _insert(conn, batch, first_id: int, org_id: int) -> None:
         services += [(shop_id, s) for s in ss]
         languages += [(shop_id, lang) for lang in langs]
         stock += [(shop_id, p, q, price, currency, 0, 1, now) for p, q, price in items]
-    bulk_insert(conn, "shops", SHOP_COLUMNS, shops)
-    bulk_insert(conn, "shop_brands", ("shop_id", "brand_id", "level"), brands)
-    bulk_insert(conn, "shop_services", ("shop_id", "service_id"), services)
-    bulk_insert(conn, "shop_languages", ("shop_id", "language"), languages)
+    copy_rows(conn, "shops", SHOP_COLUMNS, shops)
+    copy_rows(conn, "shop_brands", ("shop_id", "brand_id", "level"), brands)
+    copy_rows(conn, "shop_services", ("shop_id", "service_id"), services)
+    copy_rows(conn, "shop_languages", ("shop_id", "language"), languages)
     with bulk_stock_writes(conn, f"SELECT id FROM shops WHERE id BETWEEN {first_id} AND "
                                  f"{first_id + len(batch) - 1}"):
-        bulk_insert(conn, "stock", STOCK_COLUMNS, stock)
+        copy_rows(conn, "stock", STOCK_COLUMNS, stock)

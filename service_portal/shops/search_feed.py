@@ -25,20 +25,22 @@ def bulk_stock_writes(connection: Connection, shops_sql: str,
     stamped once. Run it inside the writing transaction: what it changes is put back
     before it returns, and after an error inside by the rollback that must follow.
 
-    PostgreSQL's stock triggers stand aside while `search_changes.bulk` is set, which
-    only this transaction sees. SQLite pays for a row trigger even when its condition is
-    false (a 2-million-row seed took a third longer), so there the stock triggers are
-    dropped for the load and created again, verbatim, in the same transaction: no other
-    connection ever sees them missing."""
-    connection.exec_driver_sql(
-        "UPDATE search_changes SET seq = seq + 1, bulk = true WHERE id = 1")
+    On PostgreSQL the stock triggers stand aside while the setting `search.bulk` is on,
+    set with SET LOCAL (this transaction only). SQLite pays for a row trigger even when
+    its condition is false (a 2-million-row seed took a third longer), so there the stock
+    triggers are dropped for the load and created again, verbatim, in the same
+    transaction: no other connection ever sees them missing."""
+    connection.exec_driver_sql("UPDATE search_changes SET seq = seq + 1 WHERE id = 1")
+    sqlite = connection.dialect.name == "sqlite"
     triggers = []
-    if connection.dialect.name == "sqlite":
+    if sqlite:
         triggers = connection.exec_driver_sql(
             "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND "
-            "tbl_name = 'stock'").all()
+            "tbl_name = 'stock' AND name LIKE 'stock_search_%'").all()
         for name, _sql in triggers:
             connection.exec_driver_sql(f'DROP TRIGGER "{name}"')
+    else:
+        connection.exec_driver_sql("SET LOCAL search.bulk = 'on'")
     done = False
     try:
         yield
@@ -50,4 +52,5 @@ def bulk_stock_writes(connection: Connection, shops_sql: str,
         with suppress(DBAPIError) if not done else nullcontext():
             for _name, sql in triggers:
                 connection.exec_driver_sql(sql)
-            connection.exec_driver_sql("UPDATE search_changes SET bulk = false WHERE id = 1")
+            if not sqlite:
+                connection.exec_driver_sql("SET LOCAL search.bulk = 'off'")

@@ -5,9 +5,9 @@ zero stamps nothing on SQLite; on PostgreSQL every transaction writing stock tak
 counter first (once), like every other stamped writer, so that writers cannot deadlock.
 
 A transaction loading stock in bulk stamps its shops once at the end instead (see
-`shops.search_feed.bulk_stock_writes`): on PostgreSQL the per-row triggers stand aside
-while it holds `search_changes.bulk` set (never committed set); on SQLite it drops them
-for its transaction.
+`shops.search_feed.bulk_stock_writes`): on PostgreSQL these triggers stand aside while it
+has the setting `search.bulk` on (SET LOCAL: for that transaction only); on SQLite it
+drops them for its transaction.
 
 Revision ID: 0007
 Revises: 0006
@@ -31,9 +31,7 @@ _MOVED = ("(old.qty > 0) <> (new.qty > 0) OR (new.qty > 0 AND (old.shop_id <> ne
 
 
 def upgrade() -> None:
-    sqlite = op.get_bind().dialect.name == "sqlite"
-    op.execute("ALTER TABLE search_changes ADD COLUMN bulk BOOLEAN NOT NULL DEFAULT false")
-    if sqlite:
+    if op.get_bind().dialect.name == "sqlite":
         # No bulk check: a bulk load drops these for its transaction instead.
         stamp = f"UPDATE shops SET search_seq = {_SEQ} WHERE id"
         op.execute("CREATE TRIGGER stock_search_insert AFTER INSERT ON stock "
@@ -44,37 +42,23 @@ def upgrade() -> None:
                    f"ON stock WHEN {_MOVED} BEGIN {_NEXT} {stamp} IN (old.shop_id, "
                    "new.shop_id); END")
         return
-    # As migration 0005's search_touch_shop, unless a bulk load stamps its shops itself.
-    op.execute(f"""CREATE FUNCTION search_touch_stock() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  IF (SELECT bulk FROM search_changes WHERE id = 1) THEN
-    RETURN NULL;
-  END IF;
-  IF TG_OP <> 'INSERT' THEN
-    UPDATE shops SET search_seq = 0 WHERE id = OLD.shop_id AND search_seq <> {_SEQ};
-  END IF;
-  IF TG_OP <> 'DELETE' THEN
-    UPDATE shops SET search_seq = 0 WHERE id = NEW.shop_id AND search_seq <> {_SEQ};
-  END IF;
-  RETURN NULL;
-END $$""")
-    # search_next_seq is migration 0005's.
+    # search_next_seq and search_touch_shop are migration 0005's. `search.bulk` is a
+    # setting a bulk load sets for its own transaction only (SET LOCAL).
+    single = "current_setting('search.bulk', true) IS DISTINCT FROM 'on'"
     op.execute("CREATE TRIGGER stock_search_next BEFORE INSERT OR UPDATE OF qty, shop_id, "
-               "part_id OR DELETE ON stock FOR EACH STATEMENT EXECUTE FUNCTION "
-               "search_next_seq()")
+               f"part_id OR DELETE ON stock FOR EACH STATEMENT WHEN ({single}) "
+               "EXECUTE FUNCTION search_next_seq()")
     op.execute("CREATE TRIGGER stock_search_insert AFTER INSERT ON stock FOR EACH ROW "
-               "WHEN (NEW.qty > 0) EXECUTE FUNCTION search_touch_stock()")
+               f"WHEN (NEW.qty > 0 AND {single}) EXECUTE FUNCTION search_touch_shop()")
     op.execute("CREATE TRIGGER stock_search_delete AFTER DELETE ON stock FOR EACH ROW "
-               "WHEN (OLD.qty > 0) EXECUTE FUNCTION search_touch_stock()")
+               f"WHEN (OLD.qty > 0 AND {single}) EXECUTE FUNCTION search_touch_shop()")
+    moved = _MOVED.replace("old.", "OLD.").replace("new.", "NEW.")
     op.execute("CREATE TRIGGER stock_search_update AFTER UPDATE OF qty, shop_id, part_id ON "
-               f"stock FOR EACH ROW WHEN ({_MOVED.replace('old.', 'OLD.').replace('new.', 'NEW.')}) "
-               "EXECUTE FUNCTION search_touch_stock()")
+               f"stock FOR EACH ROW WHEN (({moved}) AND {single}) "
+               "EXECUTE FUNCTION search_touch_shop()")
 
 
 def downgrade() -> None:
     sqlite = op.get_bind().dialect.name == "sqlite"
     for event in ("insert", "update", "delete", *(() if sqlite else ("next",))):
         op.execute(f"DROP TRIGGER stock_search_{event}" + ("" if sqlite else " ON stock"))
-    if not sqlite:
-        op.execute("DROP FUNCTION search_touch_stock()")
-    op.execute("ALTER TABLE search_changes DROP COLUMN bulk")
