@@ -173,6 +173,11 @@ def upsert_by_key(session: Session, model: type, key: str,
     return created, updated
 
 
+def driver_mark(dialect) -> str:
+    """The positional parameter mark of `dialect`'s driver, for `exec_driver_sql`."""
+    return "?" if dialect.paramstyle == "qmark" else "%s"
+
+
 def bulk_insert(connection: Connection, table: str, columns: tuple[str, ...],
                 rows: list[tuple]) -> None:
     """Insert plain tuples with the driver's executemany, bypassing per-row ORM and type
@@ -180,7 +185,7 @@ def bulk_insert(connection: Connection, table: str, columns: tuple[str, ...],
     `driver_timestamp` for timestamps."""
     if not rows:
         return
-    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    marker = driver_mark(connection.dialect)
     sql = (f"INSERT INTO {table} ({', '.join(columns)}) "
            f"VALUES ({', '.join([marker] * len(columns))})")
     connection.exec_driver_sql(sql, rows)
@@ -198,7 +203,7 @@ def bulk_upsert_returning(connection: Connection, table: str, columns: tuple[str
     rows as multi-row VALUES statements, with driver-ready tuples: the ORM's per-row work
     costs more than the statement itself when a million rows go in."""
     out: list = []
-    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    marker = driver_mark(connection.dialect)
     row_sql = "(" + ", ".join([marker] * len(columns)) + ")"
     for start in range(0, len(rows), chunk):
         part = rows[start:start + chunk]

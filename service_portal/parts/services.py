@@ -9,7 +9,7 @@ from sqlalchemy import and_, bindparam, delete, insert, or_, update
 from sqlmodel import Session, select
 
 from ..catalog.services import brand_ids, model_index
-from ..db import bulk_upsert_returning, copy_rows, driver_timestamp, utcnow
+from ..db import bulk_upsert_returning, copy_rows, driver_mark, driver_timestamp, utcnow
 from ..errors import Conflict, Invalid, NotFound
 from ..shops.models import Shop
 from ..shops.search_feed import bulk_stock_writes
@@ -282,7 +282,7 @@ class _StockStage:
             upsert = (
                 "INSERT INTO stock (shop_id, part_id, qty, price, currency, min_qty, version, "
                 f"updated_at) SELECT shop_id, part_id, qty, price, currency, 0, 1, "
-                f"{'?' if sqlite else '%s'} FROM {self.name} "
+                f"{driver_mark(connection.dialect)} FROM {self.name} "
                 # SQLite needs the WHERE to tell its upsert clause from a join's ON.
                 "WHERE true ON CONFLICT (shop_id, part_id) DO UPDATE SET qty = excluded.qty, "
                 "price = excluded.price, currency = excluded.currency, "

@@ -13,6 +13,8 @@ from ..db import UTCDateTime, utcnow
 AUTH_LEVELS = ("independent", "partner", "authorized")
 #: High-voltage qualification on staff (DGUV 209-093), lowest first.
 HV_LEVELS = ("none", "1S", "2S", "3S")
+#: Each HV level's place in HV_LEVELS (a higher level covers the lower ones).
+HV_RANK = {level: rank for rank, level in enumerate(HV_LEVELS)}
 
 
 class Organization(SQLModel, table=True):

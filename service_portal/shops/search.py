@@ -37,7 +37,7 @@ from ..geo.geodesy import (
     geodesic_upper_bound_km,
 )
 from . import hours
-from .models import AUTH_LEVELS, HV_LEVELS
+from .models import AUTH_LEVELS, HV_RANK
 from .search_index import index_of
 from .search_snapshot import Snapshot
 from .stock_holders import holds
@@ -146,7 +146,7 @@ def _filter_mask(snap: Snapshot, pos: np.ndarray, query: SearchQuery) -> np.ndar
 
 def _hv_valid(snap: Snapshot, pos: np.ndarray, today: date, minimum: str) -> np.ndarray:
     """`hv_is_valid` over the index's arrays."""
-    return (snap.hv[pos] >= HV_LEVELS.index(minimum)) \
+    return (snap.hv[pos] >= HV_RANK[minimum]) \
         & (snap.hv_until[pos] >= today.toordinal())
 
 
@@ -281,7 +281,4 @@ def hv_is_valid(level: str, valid_until: date | None, today: date,
                 minimum: str = "1S") -> bool:
     """A high-voltage qualification counts when it is at least `minimum` and not expired."""
     return (valid_until is not None and valid_until >= today
-            and _HV_RANK.get(level, -1) >= _HV_RANK[minimum])
-
-
-_HV_RANK = {level: rank for rank, level in enumerate(HV_LEVELS)}
+            and HV_RANK.get(level, -1) >= HV_RANK[minimum])

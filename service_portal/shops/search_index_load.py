@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Engine
 
-from ..db import id_bind, id_in
-from .models import AUTH_LEVELS, HV_LEVELS
+from ..db import driver_mark, id_bind, id_in
+from .models import AUTH_LEVELS, HV_RANK
 from .search_snapshot import Catalog, Snapshot, Traits, cells_of, ecef_arrays
 
 #: Rows fetched from the driver at a time.
@@ -112,15 +112,14 @@ def _reading(engine: Engine) -> Iterator[tuple[int, Any, str]]:
     """One read transaction seeing one snapshot of the database in every statement
     (REPEATABLE READ on PostgreSQL; any SQLite transaction does): the counter as it sees
     it, a driver cursor, and the driver's parameter mark."""
-    postgresql = engine.dialect.name == "postgresql"
-    if postgresql:
+    if engine.dialect.name == "postgresql":
         engine = engine.execution_options(isolation_level="REPEATABLE READ")
     with engine.connect() as conn:
         # The first statement through SQLAlchemy opens the transaction (BEGIN on SQLite).
         seq = conn.exec_driver_sql(SEQ).scalar_one()
         cursor = conn.connection.cursor()
         try:
-            yield seq, cursor, "%s" if postgresql else "?"
+            yield seq, cursor, driver_mark(engine.dialect)
         finally:
             cursor.close()
             conn.rollback()
@@ -221,8 +220,7 @@ class _Builder:
         a["in_grid"][pos[moved]] = False
         self.moved.append(pos[moved])
         a["pattern"][pos] = [self._pattern(r[4], r[5], r[6]) for r in rows]
-        hv_rank = {level: i for i, level in enumerate(HV_LEVELS)}
-        a["hv"][pos] = [hv_rank.get(r[7], 0) for r in rows]
+        a["hv"][pos] = [HV_RANK.get(r[7], 0) for r in rows]
         a["hv_until"][pos] = [_ordinal(r[8]) for r in rows]
         a["stamp"][pos] = [r[9] for r in rows]
         self.traits[pos] = 0
