@@ -46,10 +46,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False
     app.url_map.converters["id"] = RowIdConverter
 
-    from . import db, errors, i18n, security
+    from . import db, errors, i18n, search, security
     from .users import auth
 
     db.init_app(app)
+    search.init_app(app)
     i18n.init_app(app, str(TRANSLATIONS_DIR))
     errors.init_app(app)
     security.init_app(app)

@@ -214,7 +214,7 @@ def _serve(host: str, port: int, *, workers: int, config: dict | None) -> None:
     from gunicorn.app.base import BaseApplication
 
     from .catalogs import compile_catalogs
-    from .shops.search_index import warm_search_index
+    from .search import warm_up
 
     compile_catalogs()  # the .mo files are built here, never committed
 
@@ -225,8 +225,8 @@ def _serve(host: str, port: int, *, workers: int, config: dict | None) -> None:
             self.cfg.set("accesslog", "-")
             # Paths only, never query strings: those can carry places or emails.
             self.cfg.set("access_log_format", '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms')
-            # Each worker loads its search index before taking requests.
-            self.cfg.set("post_worker_init", lambda worker: warm_search_index(worker.wsgi))
+            # Each worker makes its search ready before it takes requests.
+            self.cfg.set("post_worker_init", lambda worker: warm_up(worker.wsgi))
 
         def load(self):
             return create_app(config)

@@ -15,8 +15,7 @@ from .catalog.models import POWERTRAINS
 from .catalog.vin import VIN_INPUT_PATTERN
 from .config import SUPPORTED_LOCALES
 from .params import MAX_TEXT
-from .shops.models import AUTH_LEVELS, HV_LEVELS
-from .shops.search_params import (
+from .search.params import (
     DEFAULT_RADIUS_KM,
     HV_MINIMUMS,
     MAX_LIMIT,
@@ -25,6 +24,7 @@ from .shops.search_params import (
     MAX_REPEATS,
     SORTS,
 )
+from .shops.models import AUTH_LEVELS, HV_LEVELS
 from .vocabulary import MATCH_REASONS, SERVICES
 
 bp = Blueprint("openapi", __name__, url_prefix="/api/v1")

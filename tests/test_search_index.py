@@ -1,17 +1,12 @@
 """The search's in-memory index follows the database: every committed change to a shop,
 its brands, services or languages shows in the very next search, from any writer (another
-app host included); a change rolled back never shows; concurrent writers do not deadlock."""
+app host included); a change rolled back never shows."""
 
 from __future__ import annotations
 
-import threading
-import time
-
-import pytest
 from sqlalchemy import text
 
 from service_portal.db import make_engine, writer
-from service_portal.shops import search_index_load
 from service_portal.shops.models import ShopBrand, ShopLanguage, ShopService
 
 FRANKFURT = {"lat": "50.1109", "lon": "8.6821", "radius_km": "20"}
@@ -165,61 +160,10 @@ def test_a_write_by_another_host_shows_and_a_rolled_back_one_never(client, make,
         other_host.dispose()
 
 
-def in_opposite_order(database_url: str, sql: str, first: list[dict],
-                      second: list[dict], result: str) -> list:
-    """Two writers run `sql`, each with its own parameters in turn; the second starts
-    while the first holds the row of its first statement and then wants the row the
-    second holds. Both must commit; `result` is read afterwards."""
-    engine = make_engine(database_url)
-    errors: list[BaseException] = []
-    started = threading.Event()
-
-    def second_writer() -> None:
-        try:
-            started.wait(10)
-            with writer(engine).begin() as conn:
-                for values in second:
-                    conn.execute(text(sql), values)
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    thread = threading.Thread(target=second_writer)
-    thread.start()
-    try:
-        with writer(engine).begin() as conn:
-            conn.execute(text(sql), first[0])
-            started.set()
-            time.sleep(0.3)  # the second writer is now waiting
-            conn.execute(text(sql), first[1])
-        thread.join(20)
-        assert not errors
-        with engine.connect() as conn:
-            return conn.execute(text(result)).scalars().all()
-    finally:
-        engine.dispose()
-
-
-def test_two_writers_changing_the_same_shops_in_opposite_order_both_commit(make,
-                                                                            database_url):
-    """Each writer takes the change counter before any shop row, so neither can hold a
-    shop the other waits for while waiting for the counter itself."""
-    a, b = make.shop(name="A"), make.shop(name="B")
-    assert in_opposite_order(
-        database_url, "UPDATE shops SET lat = :lat WHERE id = :id",
-        [{"lat": 50.3, "id": a.id}, {"lat": 50.3, "id": b.id}],
-        [{"lat": 50.2, "id": b.id}, {"lat": 50.2, "id": a.id}],
-        "SELECT lat FROM shops ORDER BY id") == [50.2, 50.2]
-
-
-@pytest.mark.parametrize("patch_max", [10_000, 0], ids=["patched", "read-afresh"])
-def test_stock_changes_show_in_the_next_part_search(client, make, session, database_url,
-                                                     monkeypatch, patch_max):
+def test_stock_changes_show_in_the_next_part_search(client, make, session, database_url):
     """A stock row that starts or stops counting as in stock (qty > 0), is deleted or
     moves to another shop changes the very next `part` search, from this app or another
-    host; a rolled-back change never shows; a successor's stock counts for its part.
-    Kept sets are patched with the changed shops' stock, or, past a number of changed
-    shops, read afresh."""
-    monkeypatch.setattr(search_index_load, "_PATCH_MAX", patch_max)
+    host; a rolled-back change never shows; a successor's stock counts for its part."""
     brand = make.brand("byd")
     part = make.part(brand, "P-1")
     a, b = make.shop(name="A", lat=50.11, lon=8.68), make.shop(name="B", lat=50.12, lon=8.69)
@@ -272,11 +216,9 @@ def test_stock_changes_show_in_the_next_part_search(client, make, session, datab
         other_host.dispose()
 
 
-def test_a_stock_import_stamps_its_shops_once_and_shows_in_the_next_search(
-        client, make, session, cli, tmp_path):
-    """An import writes stock in bulk (no trigger per row) and stamps its shops once at
-    the end: its changes show in the next `part` search, a failed import changes
-    nothing, and afterwards the per-row triggers work again."""
+def test_a_stock_import_shows_in_the_next_search(client, make, session, cli, tmp_path):
+    """An import's stock shows in the next `part` search; a failed import changes
+    nothing; a sale after it shows too."""
     brand = make.brand("byd")
     make.part(brand, "P-1")
     a = make.shop(name="A", lat=50.11, lon=8.68, external_id="shop-a")
@@ -299,45 +241,10 @@ def test_a_stock_import_stamps_its_shops_once_and_shows_in_the_next_search(
     session.expire_all()
     assert session.execute(text("SELECT qty FROM stock WHERE shop_id = :a"),
                            {"a": a.id}).scalar() == 2
-    # The per-row triggers are back: a sale to zero shows.
+    # A sale to zero shows.
     session.execute(text("UPDATE stock SET qty = 0 WHERE shop_id = :a"), {"a": a.id})
     session.commit()
     assert found(client, part="P-1") == []
-
-
-def test_after_a_bulk_load_the_same_transaction_stamps_per_row_again(client, make,
-                                                                    database_url):
-    from service_portal.shops.search_feed import bulk_stock_writes
-
-    brand = make.brand("byd")
-    part = make.part(brand, "P-1")
-    a, b = make.shop(name="A", lat=50.11, lon=8.68), make.shop(name="B", lat=50.12, lon=8.69)
-    make.stock(a, part, qty=0)
-    make.stock(b, part, qty=0)
-    assert found(client, part="P-1") == []
-    engine = make_engine(database_url)
-    try:
-        with writer(engine).begin() as conn:
-            with bulk_stock_writes(conn, f"SELECT {a.id}"):
-                conn.execute(text("UPDATE stock SET qty = 4 WHERE shop_id = :a"), {"a": a.id})
-            conn.execute(text("UPDATE stock SET qty = 4 WHERE shop_id = :b"), {"b": b.id})
-    finally:
-        engine.dispose()
-    assert found(client, part="P-1") == ["A", "B"]
-
-
-def test_two_stock_writers_in_opposite_order_both_commit(make, database_url):
-    """Stock writers take the change counter before any stock row, as shop writers do."""
-    brand = make.brand()
-    p1, p2 = make.part(brand), make.part(brand)
-    shop = make.shop()
-    make.stock(shop, p1, qty=0)
-    make.stock(shop, p2, qty=0)
-    assert in_opposite_order(
-        database_url, "UPDATE stock SET qty = :q WHERE part_id = :p",
-        [{"q": 3, "p": p1.id}, {"q": 3, "p": p2.id}],
-        [{"q": 2, "p": p2.id}, {"q": 2, "p": p1.id}],
-        "SELECT qty FROM stock ORDER BY part_id") == [2, 2]
 
 
 def test_traits_beyond_one_word_of_bits(client, make):
@@ -365,9 +272,7 @@ def test_a_shop_committed_after_the_request_began_reading_never_breaks_its_page(
     from werkzeug.datastructures import MultiDict
 
     from service_portal.db import get_session
-    from service_portal.shops.api import run_search
-    from service_portal.shops.search_index import index_for
-    from service_portal.shops.search_params import parse_search_args
+    from service_portal.search import app_index, parse_search_args, search
 
     make.shop(name="Old", lat=50.11, lon=8.68)
     with app.test_request_context("/api/v1/shops"):
@@ -384,8 +289,8 @@ def test_a_shop_committed_after_the_request_began_reading_never_breaks_its_page(
                     "updated_at FROM shops"))
         finally:
             other_host.dispose()
-        index_for(app.extensions["service_portal.engine"]).current()  # another request
-        body = run_search(parse_search_args(MultiDict(FRANKFURT)))
+        app_index(app).current()  # another request
+        body = search(parse_search_args(MultiDict(FRANKFURT)))
     assert body["total"] == 2
     # SQLite keeps the request's snapshot; PostgreSQL shows each statement the newest.
     expected = ["Old"] if database_url.startswith("sqlite") else ["Late", "Old"]

@@ -19,9 +19,8 @@ from ..db import get_session
 from ..errors import BadParameter, NotFound, PortalError
 from ..i18n import country_choices
 from ..params import single
+from ..search import SearchParams, search
 from ..security import limiter
-from ..shops.api import run_search
-from ..shops.search_params import SearchParams
 from .api import market_country, text_locale, vehicle_from_args
 from .queries import applicable_bulletins, bulletin_detail
 
@@ -114,7 +113,7 @@ def _describe(session: Session, values: dict[str, str], page: dict[str, Any]) ->
                           services=[SHOP_SERVICE], authorization=SHOP_LEVEL,
                           radius_km=SHOP_RADIUS_KM, limit=SHOP_LIMIT)
     try:
-        page["shops"] = run_search(params)
+        page["shops"] = search(params)
     except PortalError as exc:
         page["shop_error"] = exc
         return exc.status

@@ -15,8 +15,8 @@ from ..db import get_session, utcnow
 from ..errors import BadParameter
 from ..jsonbody import json_body
 from ..params import refuse_unknown, single
+from ..search import locate_place
 from ..security import actor_label, bearer_token, holds_personal_data, limiter, token_required
-from ..shops.location import locate_place
 from .queries import case_by_reference, case_document, owner_case, public_case_document
 from .schemas import CaseRequest
 from .services import open_case, record_case_view

@@ -26,10 +26,9 @@ from ..db import get_session, utcnow
 from ..errors import BadParameter, PortalError
 from ..jsonbody import error_message
 from ..parts.schemas import part_number as check_part_number
+from ..search import SearchParams, search
 from ..security import holds_personal_data, role_required
-from ..shops.api import run_search
 from ..shops.models import Shop
-from ..shops.search_params import SearchParams
 from ..tabular import to_csv
 from ..users.models import User
 from ..vocabulary import CASE_PRIORITIES, CASE_STATUSES, label
@@ -229,7 +228,7 @@ def _suggested_shops(row: Case) -> list[dict]:
         if row.brand_id else None
     params = SearchParams(lat=centre[0], lon=centre[1], radius_km=SUGGESTION_RADIUS_KM,
                           limit=5, brand=brand, services=[service], sort="best")
-    return run_search(params)["results"]
+    return search(params)["results"]
 
 
 def _part_availability(row: Case) -> tuple[str | None, list[dict] | None]:
@@ -248,7 +247,7 @@ def _part_availability(row: Case) -> tuple[str | None, list[dict] | None]:
     params = SearchParams(lat=centre[0], lon=centre[1], radius_km=SUGGESTION_RADIUS_KM,
                           limit=10, parts=[number])
     try:
-        return number, run_search(params)["results"]
+        return number, search(params)["results"]
     except PortalError as exc:
         flash(str(exc.message or exc.default_message), "error")
         return number, None

@@ -10,9 +10,8 @@ from werkzeug.datastructures import MultiDict
 from ..catalog.queries import vin_mismatch
 from ..db import get_session
 from ..errors import PortalError
+from ..search import MAX_RADIUS_KM, parse_search_args, search
 from ..security import limiter
-from ..shops.api import run_search
-from ..shops.search_params import MAX_RADIUS_KM, parse_search_args
 from ..shops.views import marker
 from .queries import portal_counts, search_choices, vehicle_from_vin
 
@@ -51,7 +50,7 @@ def index():
             context["vin"] = info
         context["brand"] = params.brand or choices["model_brand"].get(params.model or "")
         if params.lat is not None or params.near:
-            context["found"] = found = run_search(params)
+            context["found"] = found = search(params)
             context["markers"] = [marker(r) for r in found["results"]]
             context["pages"] = _pages(found)
             context["widen"] = _widen(params.radius_km, found)

@@ -9,8 +9,7 @@ from werkzeug.datastructures import MultiDict
 from ..db import get_session
 from ..errors import NotFound
 from ..params import refuse_unknown
-from ..shops.api import run_search
-from ..shops.search_params import REPEATABLE, SINGLE, parse_search_args
+from ..search import REPEATABLE, SINGLE, parse_search_args, search
 from .queries import part_document
 from .schemas import part_number as check_part_number
 
@@ -42,4 +41,4 @@ def availability(part_number: str):
     refuse_unknown(request.args, tuple(p for p in SINGLE + REPEATABLE if p != "part"))
     args = MultiDict(request.args)
     args.setlist("part", [doc["part_number"]])
-    return jsonify(run_search(parse_search_args(args), base={"part": doc["part_number"]}))
+    return jsonify(search(parse_search_args(args), base={"part": doc["part_number"]}))

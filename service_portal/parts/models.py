@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, Column, Index, LargeBinary, Numeric, UniqueConstraint
+from sqlalchemy import CheckConstraint, Column, Index, LargeBinary, Numeric, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from ..db import UTCDateTime, utcnow
@@ -50,8 +50,9 @@ class Stock(SQLModel, table=True):
         CheckConstraint("price IS NULL OR price >= 0", name="stock_price_non_negative"),
         CheckConstraint("length(currency) = 3", name="stock_currency_iso4217"),
         CheckConstraint("version >= 1", name="stock_version_positive"),
-        # The part filter of the search walks this index from part to shops.
-        Index("ix_stock_part_shop_qty", "part_id", "shop_id", "qty"),
+        # The part filter of the search asks it for the candidates holding a part.
+        Index("ix_stock_in_stock", "part_id", "shop_id", sqlite_where=text("qty > 0"),
+              postgresql_where=text("qty > 0")),
     )
 
     id: int | None = Field(default=None, primary_key=True)

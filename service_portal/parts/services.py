@@ -12,7 +12,6 @@ from ..catalog.services import brand_ids, model_index
 from ..db import bulk_upsert_returning, copy_rows, driver_mark, driver_timestamp, utcnow
 from ..errors import Conflict, Invalid, NotFound
 from ..shops.models import Shop
-from ..shops.search_feed import bulk_stock_writes
 from ..tabular import ImportFailed, RowError, Table, require_columns
 from .models import Part, PartFitment, Stock
 from .schemas import (
@@ -289,16 +288,15 @@ class _StockStage:
                 "updated_at = excluded.updated_at, version = stock.version + 1 "
                 f"WHERE {changed}")
             now = (driver_timestamp(connection, utcnow()),)
-            with bulk_stock_writes(connection, f"SELECT shop_id FROM {self.name}"):
-                if sqlite:  # the write lock is held: the line count tells new lines apart
-                    count = "SELECT count(*) FROM stock"
-                    before = connection.exec_driver_sql(count).scalar_one()
-                    written = connection.exec_driver_sql(upsert, now).rowcount
-                    created = connection.exec_driver_sql(count).scalar_one() - before
-                else:  # others may write meanwhile: count what this statement returned
-                    created, written = connection.exec_driver_sql(
-                        f"WITH up AS ({upsert} RETURNING version) SELECT count(*) FILTER "
-                        "(WHERE version = 1), count(*) FROM up", now).one()
+            if sqlite:  # the write lock is held: the line count tells new lines apart
+                count = "SELECT count(*) FROM stock"
+                before = connection.exec_driver_sql(count).scalar_one()
+                written = connection.exec_driver_sql(upsert, now).rowcount
+                created = connection.exec_driver_sql(count).scalar_one() - before
+            else:  # others may write meanwhile: count what this statement returned
+                created, written = connection.exec_driver_sql(
+                    f"WITH up AS ({upsert} RETURNING version) SELECT count(*) FILTER "
+                    "(WHERE version = 1), count(*) FROM up", now).one()
             updated = written - created
         counts.update(created=created, updated=updated,
                       unchanged=self.rows - created - updated)

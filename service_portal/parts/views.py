@@ -11,8 +11,7 @@ from werkzeug.datastructures import MultiDict
 from ..catalog.models import Brand, VehicleModel
 from ..db import get_session
 from ..errors import NotFound, PortalError
-from ..shops.api import run_search
-from ..shops.search_params import parse_search_args
+from ..search import parse_search_args, search
 from ..shops.views import marker
 from .queries import part_document
 from .schemas import part_number as check_part_number
@@ -44,7 +43,7 @@ def part(part_number: str):
     try:
         params = parse_search_args(args, strict=False, require_location=False)
         if params.lat is not None or params.near:
-            context["found"] = found = run_search(params)
+            context["found"] = found = search(params)
             context["markers"] = [marker(r) for r in found["results"]]
     except PortalError as exc:
         context["error"], status = exc, exc.status

@@ -29,7 +29,6 @@ from ..shops.models import (
     Organization,
     Shop,
 )
-from ..shops.search_feed import bulk_stock_writes
 
 ORG_SLUG = "generated-benchmark-shops"
 EXTERNAL_PREFIX = "gen-"
@@ -169,6 +168,4 @@ def _insert(conn, batch, first_id: int, org_id: int) -> None:
     copy_rows(conn, "shop_brands", ("shop_id", "brand_id", "level"), brands)
     copy_rows(conn, "shop_services", ("shop_id", "service_id"), services)
     copy_rows(conn, "shop_languages", ("shop_id", "language"), languages)
-    with bulk_stock_writes(conn, f"SELECT id FROM shops WHERE id BETWEEN {first_id} AND "
-                                 f"{first_id + len(batch) - 1}"):
-        copy_rows(conn, "stock", STOCK_COLUMNS, stock)
+    copy_rows(conn, "stock", STOCK_COLUMNS, stock)

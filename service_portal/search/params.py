@@ -17,7 +17,7 @@ from .. import fields
 from ..errors import BadParameter
 from ..params import check_text, refuse_unknown, single
 from ..parts.schemas import part_number
-from .models import AUTH_LEVELS
+from ..shops.models import AUTH_LEVELS
 
 SORTS = ("distance", "best")
 HV_MINIMUMS = ("1S", "2S", "3S")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from .search import SearchQuery, hv_is_valid
+from .exact import SearchQuery, hv_is_valid
 
 
 def match_reasons(doc: dict, query: SearchQuery, *, open_now: bool,

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 
 from ..errors import Invalid, PortalError
 from ..geo.geocoding import GeocoderUnavailable, Location, UnknownPlace, resolve
-from .search_params import SearchParams
+from .params import SearchParams
 
 
 class GeocoderDown(PortalError):

@@ -15,8 +15,8 @@ How it stays exact and fast (see `geo.geodesy` for the bounds it relies on, and
    settle the order (see `_settle_order`), so a page of 20 costs a few geodesics,
    whatever the density.
 
-Stock is tested against the shops holding the part, kept per part by the index and
-exact as of its snapshot or later (see `shops.stock_holders`).
+Stock is asked of the database for the candidates left after every other filter, in
+one query (`search.stock`), so it is as current as the request's own transaction.
 """
 
 from __future__ import annotations
@@ -36,11 +36,11 @@ from ..geo.geodesy import (
     geodesic_km,
     geodesic_upper_bound_km,
 )
-from . import hours
-from .models import AUTH_LEVELS, HV_RANK
-from .search_index import index_of
-from .search_snapshot import Snapshot
-from .stock_holders import holds
+from ..shops import hours
+from ..shops.models import AUTH_LEVELS, HV_RANK
+from .columns import View
+from .index import ShopIndex
+from .stock import holding
 
 #: How far a chord computed from the index's arrays may be from the one computed here
 #: from the same coordinates (NumPy and `math` may round the last bits differently).
@@ -74,6 +74,7 @@ class Hit(NamedTuple):
     distance_km: float
     open_now: bool
     next_change: datetime | None
+    stamp: int  # the shop's stamp as the index saw it (see `ShopIndex.documents`)
 
 
 @dataclass
@@ -82,14 +83,17 @@ class SearchPage:
     hits: list[Hit]
 
 
-def search_shops(session: Session, query: SearchQuery,
-                 snapshot: Snapshot | None = None) -> SearchPage:
+def search_shops(session: Session, query: SearchQuery, view: View | None = None, *,
+                 index: ShopIndex | None = None) -> SearchPage:
     """Exactly the active shops within `radius_km` (geodesic) passing every filter, the
     total and the requested page, ordered by distance then id, or by the `best` rank.
-    `snapshot`: the index as the caller read it (its catalog resolved the query's names);
-    by default the index as of now."""
-    index = index_of(session)
-    snap = snapshot if snapshot is not None else index.current(session)
+    `view`: the index as the caller read it (its catalog resolved the query's names);
+    by default the app's index as of now."""
+    if index is None:
+        from . import app_index
+
+        index = app_index()
+    snap = view if view is not None else index.current(session)
     centre = ecef_km(query.lat, query.lon)
     chord_max = query.radius_km + CHORD_SLACK_KM
     pos = snap.near(centre, chord_max)
@@ -104,11 +108,8 @@ def search_shops(session: Session, query: SearchQuery,
         if query.open_now is not None:
             keep = is_open == query.open_now
             pos, c2, is_open = pos[keep], c2[keep], is_open[keep]
-    for chain in query.part_chains:  # the part or one of its successors
-        ids = snap.ids[pos]
-        keep = np.zeros(len(pos), dtype=bool)
-        for part_id in chain:
-            keep |= holds(index.holders(part_id), ids)
+    if query.part_chains and len(pos):  # each part, or one of its successors
+        keep = holding(session, snap.columns.ids[pos], query.part_chains)
         pos, c2 = pos[keep], c2[keep]
         is_open = None if is_open is None else is_open[keep]
     total = _count(snap, pos, c2, query)
@@ -118,12 +119,13 @@ def search_shops(session: Session, query: SearchQuery,
     return SearchPage(total, _hits(snap, ranked[query.offset:wanted], query.now))
 
 
-def _chords_squared(snap: Snapshot, pos: np.ndarray, centre) -> np.ndarray:
-    dx, dy, dz = snap.x[pos] - centre[0], snap.y[pos] - centre[1], snap.z[pos] - centre[2]
+def _chords_squared(snap: View, pos: np.ndarray, centre) -> np.ndarray:
+    c = snap.columns
+    dx, dy, dz = c.x[pos] - centre[0], c.y[pos] - centre[1], c.z[pos] - centre[2]
     return dx * dx + dy * dy + dz * dz
 
 
-def _filter_mask(snap: Snapshot, pos: np.ndarray, query: SearchQuery) -> np.ndarray:
+def _filter_mask(snap: View, pos: np.ndarray, query: SearchQuery) -> np.ndarray:
     """Brand (with a minimum level), every service, a language (`pt` takes `pt-BR`) and
     a valid minimum HV level, tested on the index's arrays."""
     keep = np.ones(len(pos), dtype=bool)
@@ -144,30 +146,30 @@ def _filter_mask(snap: Snapshot, pos: np.ndarray, query: SearchQuery) -> np.ndar
     return keep
 
 
-def _hv_valid(snap: Snapshot, pos: np.ndarray, today: date, minimum: str) -> np.ndarray:
+def _hv_valid(snap: View, pos: np.ndarray, today: date, minimum: str) -> np.ndarray:
     """`hv_is_valid` over the index's arrays."""
-    return (snap.hv[pos] >= HV_RANK[minimum]) \
-        & (snap.hv_until[pos] >= today.toordinal())
+    return (snap.columns.hv[pos] >= HV_RANK[minimum]) \
+        & (snap.columns.hv_until[pos] >= today.toordinal())
 
 
-def _has_any(snap: Snapshot, pos: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+def _has_any(snap: View, pos: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
     if mask is None:  # no shop anywhere has it
         return np.zeros(len(pos), dtype=bool)
     word = np.flatnonzero(mask)
-    return ((snap.traits[pos][:, word] & mask[word]) != 0).any(axis=1)
+    return ((snap.columns.traits[pos][:, word] & mask[word]) != 0).any(axis=1)
 
 
-def _count(snap: Snapshot, pos: np.ndarray, c2: np.ndarray, query: SearchQuery) -> int:
+def _count(snap: View, pos: np.ndarray, c2: np.ndarray, query: SearchQuery) -> int:
     """Shops in the radius: sure ones by chord, the thin ring by exact geodesic."""
     sure = max(0.0, chord_surely_within_km(query.radius_km) - CHORD_SLACK_KM)
     ring = c2 > sure * sure
     return int(len(pos) - ring.sum()) + sum(
-        1 for lat, lon in zip(snap.lat[pos[ring]].tolist(), snap.lon[pos[ring]].tolist(),
-                              strict=True)
+        1 for lat, lon in zip(snap.columns.lat[pos[ring]].tolist(),
+                              snap.columns.lon[pos[ring]].tolist(), strict=True)
         if geodesic_km(query.lat, query.lon, lat, lon) <= query.radius_km)
 
 
-def _ranks(snap: Snapshot, pos: np.ndarray, is_open: np.ndarray | None,
+def _ranks(snap: View, pos: np.ndarray, is_open: np.ndarray | None,
            query: SearchQuery) -> np.ndarray:
     """The `best` rank, most significant first: the authorisation level for the brand
     (0-3), open now (0-1), a valid HV level (0-3). Zero for every row in distance order."""
@@ -179,18 +181,18 @@ def _ranks(snap: Snapshot, pos: np.ndarray, is_open: np.ndarray | None,
             rank += 100 * _has_any(snap, pos, snap.trait_bits.mask(
                 [("brand", query.brand_id, level)]))
     rank += 10 * is_open
-    rank += np.where(_hv_valid(snap, pos, query.now.date(), "1S"), snap.hv[pos], 0)
+    rank += np.where(_hv_valid(snap, pos, query.now.date(), "1S"), snap.columns.hv[pos], 0)
     return rank
 
 
-def _ranked(snap: Snapshot, pos: np.ndarray, c2: np.ndarray, rank: np.ndarray,
+def _ranked(snap: View, pos: np.ndarray, c2: np.ndarray, rank: np.ndarray,
             query: SearchQuery, wanted: int) -> list[tuple]:
-    """The first `wanted` matches in exact order: (negated rank, distance, id) tuples.
+    """The first `wanted` matches in exact order: (negated rank, distance, id, row).
 
     Only the first few rows in (rank, chord) order are settled at first: every row left
     out comes after them, in a lower rank or with a chord at least as long. When they
     cannot settle the page (see `_settle_order`), four times as many are taken."""
-    ids = snap.ids[pos]
+    ids = snap.columns.ids[pos]
     full = np.lexsort((ids, c2, -rank)) if query.sort == "best" else None
     batch = 2 * wanted + 8
     while True:
@@ -202,7 +204,8 @@ def _ranked(snap: Snapshot, pos: np.ndarray, c2: np.ndarray, rank: np.ndarray,
             order = chosen[np.lexsort((ids[chosen], c2[chosen]))]
         chords = np.sqrt(np.maximum(c2[order], 0.0)).tolist()
         rows = list(zip(ids[order].tolist(), chords, rank[order].tolist(),
-                        snap.lat[pos[order]].tolist(), snap.lon[pos[order]].tolist(),
+                        snap.columns.lat[pos[order]].tolist(),
+                        snap.columns.lon[pos[order]].tolist(), pos[order].tolist(),
                         strict=True))
         settled = _settle_order(query, rows, wanted,
                                 reach_km=math.inf if complete else chords[-1],
@@ -214,7 +217,7 @@ def _ranked(snap: Snapshot, pos: np.ndarray, c2: np.ndarray, rank: np.ndarray,
 
 def _settle_order(query: SearchQuery, rows: list, wanted: int, *, reach_km: float,
                   complete: bool) -> list[tuple] | None:
-    """Exact order of the first `wanted` of `rows` ((id, chord, rank, lat, lon) in rank
+    """Exact order of the first `wanted` of `rows` ((id, chord, rank, lat, lon, row) in rank
     and chord order, chords known to within CHORD_SLACK_KM), or None when they cannot
     prove it (the caller takes more rows).
 
@@ -232,14 +235,14 @@ def _settle_order(query: SearchQuery, rows: list, wanted: int, *, reach_km: floa
 
     def close_cluster() -> None:
         members = []
-        for shop_id, chord, rank, lat, lon in cluster:
+        for shop_id, chord, rank, lat, lon, row in cluster:
             distance = distance_from_chord_km(chord, slack) \
                 if len(cluster) == 1 and chord <= sure else None
             if distance is None:
                 distance = geodesic_km(query.lat, query.lon, lat, lon)
                 if distance > query.radius_km:
                     continue
-            members.append((-rank, distance, shop_id))
+            members.append((-rank, distance, shop_id, row))
         out.extend(sorted(members))
         cluster.clear()
 
@@ -264,16 +267,19 @@ def _settle_order(query: SearchQuery, rows: list, wanted: int, *, reach_km: floa
     return None
 
 
-def _hits(snap: Snapshot, page: list[tuple], now: datetime) -> list[Hit]:
+def _hits(snap: View, page: list[tuple], now: datetime) -> list[Hit]:
     """The page's rows with their opening state, asked once per distinct pattern."""
-    numbers = snap.pattern[snap.position[[shop_id for _r, _d, shop_id in page]]].tolist()
+    rows = [row for _r, _d, _id, row in page]
+    numbers = snap.columns.pattern[rows].tolist()
+    stamps = snap.columns.stamp[rows].tolist()
     states: dict[int, tuple[bool, datetime | None]] = {-1: (False, None)}
     hits = []
-    for (_rank, distance, shop_id), number in zip(page, numbers, strict=True):
+    for (_rank, distance, shop_id, _row), number, stamp in zip(page, numbers, stamps,
+                                                               strict=True):
         state = states.get(number)
         if state is None:
             state = states[number] = hours.state_at(*snap.patterns[number], now)
-        hits.append(Hit(shop_id, distance, *state))
+        hits.append(Hit(shop_id, distance, *state, stamp))
     return hits
 
 

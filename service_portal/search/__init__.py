@@ -1,0 +1,65 @@
+"""The shop search, one package: every domain that searches calls `search(params)`.
+
+- `params`: the query parameters of CONTRACT section 4, checked (`parse_search_args`);
+  `location` finds the centre; `resolve` turns names into ids.
+- `index`: each app's in-memory copy of what the search filters on (`columns`), kept
+  exact by the change feed the database writes itself (`changes`).
+- `exact`: the exact geodesic search over the index; `stock` asks the database which
+  candidates hold a part; `response` shapes the answer; `check` reconciles the index
+  with the database.
+
+`init_app` gives each app its index (in `app.extensions`), found the same way by any
+request, reader or writer. `warm_up` makes a process ready before it takes requests.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, current_app
+
+from .index import ShopIndex
+from .location import locate_place
+from .params import MAX_RADIUS_KM, REPEATABLE, SINGLE, SearchParams, parse_search_args
+from .response import search_response
+
+__all__ = ["MAX_RADIUS_KM", "REPEATABLE", "SINGLE", "SearchParams", "app_index", "init_app",
+           "locate_place", "parse_search_args", "search", "warm_up"]
+
+log = logging.getLogger(__name__)
+_KEY = "service_portal.search_index"
+
+
+def init_app(app: Flask) -> None:
+    """Give `app` its index (loaded on first use or by `warm_up`)."""
+    app.extensions[_KEY] = ShopIndex(app.extensions["service_portal.engine"])
+
+
+def app_index(app: Flask | None = None) -> ShopIndex:
+    """The index of `app` (by default the current one)."""
+    return (app or current_app).extensions[_KEY]
+
+
+def search(params: SearchParams, *, base: dict | None = None) -> dict:
+    """Search in the current request and return the response of CONTRACT section 4
+    (`base` adds keys to its `query`)."""
+    return search_response(app_index(), params, base=base)
+
+
+def warm_up(app: Flask) -> bool:
+    """Load what the first search needs (the index, the gazetteer, time zones, one
+    search's code paths) so that no owner waits for it. Returns False, and leaves the
+    loading to the first search, when the database cannot be read now."""
+    from ..geo.gazetteer import get_gazetteer
+
+    get_gazetteer()
+    try:
+        with app.test_request_context("/api/v1/shops"):
+            app_index(app).current()
+            # One real search through every path a search takes (place, part, best).
+            params = SearchParams(lat=52.52, lon=13.405, sort="best", open_now=True)
+            search(params)
+    except Exception:  # noqa: BLE001 - a worker must start even while the database is down
+        log.exception("search warm-up failed; the first search will load the index")
+        return False
+    return True
