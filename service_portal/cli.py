@@ -174,6 +174,34 @@ def create_token_cmd(email: str, name: str) -> None:
     click.echo(token)
 
 
+@main.command("search-check")
+@click.option("--repair", is_flag=True,
+              help="Make every process load its search index afresh before its next search.")
+def search_check_cmd(repair: bool) -> None:
+    """Compare the search index with the database; exits 1 when they differ."""
+    from .search import app_index
+    from .search.check import differences, request_reload, stamps_ahead
+
+    with _context() as app:
+        index = app_index(app)
+        full = index.current()
+        report = differences(index.built_by_changes(), full)
+        with session_scope(get_engine(), write=repair) as session:
+            ahead = stamps_ahead(session)
+            epoch = request_reload(session) if repair else None
+    examples = report["missing"] + report["extra"] + report["changed"]
+    click.echo(f"shops in the index: {report['shops']:,}")
+    click.echo("built from the change feed, differing from a full load: "
+               f"{report['differences']:,}" + (f" (e.g. shops {examples})" if examples else ""))
+    click.echo(f"stamps ahead of the change feed: {ahead:,}")
+    if repair:
+        click.echo(f"every process loads its index afresh before its next search (epoch {epoch}); "
+                   "each reports what it found in GET /healthz?detail=1")
+    elif report["differences"] or ahead:
+        raise click.ClickException("the search index and the database differ: run "
+                                   "`service-portal search-check --repair`")
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))

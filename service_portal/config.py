@@ -40,6 +40,8 @@ def settings_from_env(environ: os._Environ[str] | dict[str, str] | None = None) 
         out["CASE_SLA_HOURS"] = parse_sla_hours(env["CASE_SLA_HOURS"])
     if env.get("MAX_UPLOAD_MB"):
         out["MAX_UPLOAD_MB"] = _positive_int("MAX_UPLOAD_MB", env["MAX_UPLOAD_MB"])
+    if env.get("LOCK_TIMEOUT_MS"):
+        out["LOCK_TIMEOUT_MS"] = _positive_int("LOCK_TIMEOUT_MS", env["LOCK_TIMEOUT_MS"])
     return out
 
 
@@ -56,7 +58,7 @@ def defaults() -> dict[str, Any]:
         "DEFAULT_LOCALE": "en",
         "MAX_UPLOAD_MB": 10,
         "LOCAL_DEMO": False,
-        "SQLITE_BUSY_TIMEOUT_MS": 15000,
+        "LOCK_TIMEOUT_MS": 5000,
         "SQL_ECHO": False,
         "SEARCH_RATE_LIMIT": "120 per minute",
         "TOKEN_FAILURE_LIMIT": "20 per 10 minutes",

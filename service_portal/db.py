@@ -3,7 +3,9 @@
 SQLite gets WAL, foreign keys, a busy timeout and, for write work, `BEGIN IMMEDIATE`:
 a deferred SQLite transaction that later wants to write fails at once with "database is
 locked" (ignoring the busy timeout) when another writer got there first, whereas an
-immediate one queues behind it for up to the timeout.
+immediate one queues behind it for up to the timeout. PostgreSQL gets the same bound as
+its `lock_timeout`: a statement that waits longer for a lock fails, and the request
+answers 503 with `Retry-After` (see `errors`) instead of tying up a worker.
 """
 
 from __future__ import annotations
@@ -51,13 +53,15 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def make_engine(url: str, *, busy_timeout_ms: int = 15000, echo: bool = False) -> Engine:
-    """Create the engine for `url` with the per-dialect settings this portal relies on."""
+def make_engine(url: str, *, lock_timeout_ms: int = 5000, echo: bool = False) -> Engine:
+    """Create the engine for `url` with the per-dialect settings this portal relies on:
+    no statement waits more than `lock_timeout_ms` for a lock."""
     if url.startswith("sqlite"):
         engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False})
-        _configure_sqlite(engine, busy_timeout_ms)
+        _configure_sqlite(engine, lock_timeout_ms)
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True)
+    return create_engine(url, echo=echo, pool_pre_ping=True,
+                         connect_args={"options": f"-c lock_timeout={int(lock_timeout_ms)}"})
 
 
 def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
@@ -120,7 +124,7 @@ def get_session(*, write: bool | None = None) -> Session:
 def init_app(app: Flask) -> None:
     engine = make_engine(
         app.config["DATABASE_URL"],
-        busy_timeout_ms=app.config["SQLITE_BUSY_TIMEOUT_MS"],
+        lock_timeout_ms=app.config["LOCK_TIMEOUT_MS"],
         echo=app.config["SQL_ECHO"],
     )
     app.extensions["service_portal.engine"] = engine

@@ -177,5 +177,8 @@ def init_app(app: Flask) -> None:
 
 
 def _is_lock_timeout(exc: OperationalError) -> bool:
+    """A lock waited for too long (SQLite's busy timeout, PostgreSQL's `lock_timeout`),
+    or a transaction the database gave up to let another one through: try again."""
     text = str(exc.orig).lower()
-    return "database is locked" in text or "could not serialize" in text or "deadlock" in text
+    return any(sign in text for sign in ("database is locked", "could not serialize",
+                                         "deadlock", "lock timeout"))

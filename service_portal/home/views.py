@@ -10,8 +10,8 @@ from werkzeug.datastructures import MultiDict
 from ..catalog.queries import vin_mismatch
 from ..db import get_session
 from ..errors import PortalError
-from ..search import MAX_RADIUS_KM, parse_search_args, search
-from ..security import limiter
+from ..search import MAX_RADIUS_KM, app_index, parse_search_args, search
+from ..security import limiter, token_required
 from ..shops.views import marker
 from .queries import portal_counts, search_choices, vehicle_from_vin
 
@@ -130,6 +130,16 @@ def page_link(**changes) -> str:
 
 @bp.get("/healthz")
 def healthz():
-    """For load balancers: answers 200 only when the database answers."""
+    """For load balancers: answers 200 only when the database answers. With `detail=1`
+    and a staff or admin token, also this process's search index (CONTRACT section 15)."""
     get_session().execute(text("SELECT 1"))
+    if request.args.get("detail") == "1":
+        return _health_detail()
     return jsonify({"status": "ok"})
+
+
+@token_required("staff", "admin")
+def _health_detail():
+    response = jsonify({"status": "ok", "search_index": app_index().report()})
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -4,17 +4,20 @@ The change feed (migrations 0005, 0006 and 0008) stamps each shop with the momen
 last change that the search reads or shows (the shop, its brands, services, languages,
 its organisation's slug, a brand or service it shows being renamed); deleted shops leave
 their id and stamp in `search_removed_shops`, and a change to brands, services or models
-moves `search_changes.seq`. What a stamp and a mark are differs per database:
+moves `search_changes.seq`. A mark is (position in the feed, `search_changes.epoch`); an
+operator raises the epoch (`service-portal search-check --repair`) to make every process
+load its index afresh, after a change that bypassed the triggers. What a stamp and a
+position are differs per database:
 
 - SQLite has one writer at a time, so one counter orders every change as it commits:
-  the triggers raise `search_changes.seq` and stamp with it; a mark is the counter as a
-  reader saw it, and what changed since is `search_seq > mark`.
+  the triggers raise `search_changes.seq` and stamp with it; a position is the counter
+  as a reader saw it, and what changed since is `search_seq > position`.
 - On PostgreSQL writers must not queue for one counter, so the stamp is the writing
-  transaction's own id (`pg_current_xact_id()`), and a mark is the snapshot the reader
-  read in (`pg_current_snapshot()`): what changed since is every stamp that snapshot did
-  not see, `NOT pg_visible_in_snapshot(stamp, mark)`. Such a stamp is at least the
+  transaction's own id (`pg_current_xact_id()`), and a position is the snapshot the
+  reader read in (`pg_current_snapshot()`): what changed since is every stamp that
+  snapshot did not see, `NOT pg_visible_in_snapshot(stamp, position)`. Such a stamp is at least the
   snapshot's xmin, so the index on `search_seq` narrows the scan. A transaction still
-  running when the mark was taken is caught when it commits, whatever its id.
+  running when the snapshot was taken is caught when it commits, whatever its id.
 
 Each read runs in one transaction that sees one state of the database (REPEATABLE READ
 on PostgreSQL; any SQLite transaction does), and rows come through the driver's cursor:
@@ -40,46 +43,50 @@ from .columns import Catalog
 _CHUNK = 50_000
 
 
+Mark = tuple[Any, int]
+
+
 class SQLiteFeed:
-    """Marks are the counter `search_changes.seq`."""
+    """Positions are the counter `search_changes.seq`."""
 
-    def mark(self, cursor) -> int:
-        cursor.execute("SELECT seq FROM search_changes")
-        return cursor.fetchone()[0]
+    def mark(self, cursor) -> Mark:
+        cursor.execute("SELECT seq, epoch FROM search_changes")
+        return tuple(cursor.fetchone())
 
-    def since(self, column: str, mark: int) -> tuple[str, tuple]:
-        return f"{column} > ?", (mark,)
+    def since(self, column: str, mark: Mark) -> tuple[str, tuple]:
+        return f"{column} > ?", (mark[0],)
 
-    def behind(self, cursor, mark: int, *, fresh: bool) -> bool:
+    def behind(self, cursor, mark: Mark, *, fresh: bool) -> bool:
         """Whether anything changed after `mark`, or, asked outside any transaction
         (`fresh`), the database went back before it (restored from a backup). Inside an
         older transaction a lower counter only means it began before the mark."""
-        now = self.mark(cursor)
-        return now > mark or (fresh and now < mark)
+        seq, epoch = self.mark(cursor)
+        return seq > mark[0] or epoch != mark[1] or (fresh and seq < mark[0])
 
-    def restored(self, old: int, new: int) -> bool:
-        """Whether the database went back from mark `old` to `new`."""
-        return new < old
+    def restored(self, old: Mark, new: Mark) -> bool:
+        """Whether the index must be loaded afresh: the database went back from mark
+        `old` to `new`, or the epoch moved."""
+        return new[0] < old[0] or new[1] != old[1]
 
-    def pending(self, cursor, mark: int) -> int:
-        return max(0, self.mark(cursor) - mark)
+    def pending(self, cursor, mark: Mark) -> int:
+        return max(0, self.mark(cursor)[0] - mark[0])
 
 
 class PostgresFeed:
-    """Marks are snapshots (`pg_snapshot` text, "xmin:xmax:xip,...")."""
+    """Positions are snapshots (`pg_snapshot` text, "xmin:xmax:xip,...")."""
 
-    def mark(self, cursor) -> str:
-        cursor.execute("SELECT CAST(pg_current_snapshot() AS text)")
-        return cursor.fetchone()[0]
+    def mark(self, cursor) -> Mark:
+        cursor.execute("SELECT CAST(pg_current_snapshot() AS text), epoch FROM search_changes")
+        return tuple(cursor.fetchone())
 
-    def since(self, column: str, mark: str) -> tuple[str, tuple]:
+    def since(self, column: str, mark: Mark) -> tuple[str, tuple]:
         return (f"{column} >= %s AND NOT pg_visible_in_snapshot("
                 f"CAST(CAST({column} AS text) AS xid8), CAST(%s AS pg_snapshot))",
-                (int(mark.split(":", 1)[0]), mark))
+                (int(mark[0].split(":", 1)[0]), mark[0]))
 
-    def behind(self, cursor, mark: str, *, fresh: bool) -> bool:
+    def behind(self, cursor, mark: Mark, *, fresh: bool) -> bool:
         """Whether any shop, removal or catalog change is stamped by a transaction that
-        `mark` did not see, or the database's transaction ids went back (restored)."""
+        `mark` did not see, the epoch moved, or transaction ids went back (restored)."""
         checks, args = [], []
         for table, column in (("shops", "search_seq"), ("search_removed_shops", "search_seq"),
                               ("search_changes", "seq")):
@@ -87,15 +94,16 @@ class PostgresFeed:
             checks.append(f"EXISTS (SELECT 1 FROM {table} WHERE {where})")
             args.extend(values)
         cursor.execute(f"SELECT {' OR '.join(checks)} OR pg_snapshot_xmax("
-                       "pg_current_snapshot()) < pg_snapshot_xmax(CAST(%s AS pg_snapshot))",
-                       (*args, mark))
+                       "pg_current_snapshot()) < pg_snapshot_xmax(CAST(%s AS pg_snapshot)) "
+                       "OR (SELECT epoch FROM search_changes) <> %s", (*args, *mark))
         return bool(cursor.fetchone()[0])
 
-    def restored(self, old: str, new: str) -> bool:
-        """Whether transaction ids went back from mark `old` to `new`."""
-        return int(new.split(":")[1]) < int(old.split(":")[1])
+    def restored(self, old: Mark, new: Mark) -> bool:
+        """Whether the index must be loaded afresh: transaction ids went back from mark
+        `old` to `new`, or the epoch moved."""
+        return int(new[0].split(":")[1]) < int(old[0].split(":")[1]) or new[1] != old[1]
 
-    def pending(self, cursor, mark: str) -> int:
+    def pending(self, cursor, mark: Mark) -> int:
         total = 0
         for table in ("shops", "search_removed_shops"):
             where, values = self.since("search_seq", mark)
@@ -220,6 +228,12 @@ def is_behind(engine: Engine, connection, mark: Any) -> bool:
         return answer
     finally:
         pooled.close()  # back to the pool, which rolls back
+
+
+def feed_start(engine: Engine) -> Mark:
+    """A mark before every change (with the current epoch)."""
+    with _reading(engine) as (_feed, mark, _cursor, _sql_mark):
+        return (-1, mark[1]) if engine.dialect.name != "postgresql" else ("1:1:", mark[1])
 
 
 def pending_changes(engine: Engine, mark: Any) -> int:

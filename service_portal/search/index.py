@@ -23,7 +23,8 @@ from sqlmodel import Session
 from ..shops import hours
 from ..shops.documents import stamped_documents
 from . import changes
-from .columns import ALIVE, LOOSE_MAX, Columns, Grid, Traits, View
+from .check import differences
+from .columns import ALIVE, LOOSE_MAX, Catalog, Columns, Grid, Traits, View
 
 log = logging.getLogger(__name__)
 
@@ -33,14 +34,8 @@ DOCUMENTS_KEPT = 20_000
 
 @dataclass
 class Health:
-    """What operators see in `/healthz?detail=1`."""
+    """What the index records of its own work, for `report`."""
 
-    loaded: bool = False
-    generation: int = 0
-    shops: int = 0
-    rows: int = 0
-    capacity: int = 0
-    loose: int = 0
     refreshed_at: float | None = None  # wall clock of the last refresh
     checked_at: float | None = None  # wall clock of the last "anything changed?" answer
     last_refresh_ms: float | None = None
@@ -111,30 +106,72 @@ class ShopIndex:
             table[p] = hours.state_at(*view.patterns[p], moment)[0]
         return table[patterns]
 
+    def report(self) -> dict:
+        """The index's health for operators: its age (since it was last known current),
+        the changes committed since that it has not read, its size and its last check."""
+        health, view, now = self.health, self._view, time.time()
+        if view is None:
+            return {"loaded": False}
+        live = view.live()
+        return {
+            "loaded": True, "generation": view.generation, "shops": int(len(live)),
+            "rows": view.size, "capacity": view.columns.capacity,
+            "unsorted_rows": view.size - view.grid.rows,
+            "age_seconds": round(now - (health.checked_at or now), 3),
+            "refreshed_seconds_ago": round(now - (health.refreshed_at or now), 3),
+            "pending_changes": changes.pending_changes(self._engine, view.mark),
+            "last_refresh_ms": round(health.last_refresh_ms or 0.0, 3),
+            "refreshes": health.refreshes, "compactions": health.compactions,
+            "last_check": health.last_check,
+        }
+
     # -- keeping it current ----------------------------------------------------------
 
     def _refresh(self) -> None:
         started = time.perf_counter()
-        read = None if self._view is None else changes.read_changes(self._engine,
-                                                                    self._view.mark)
+        old = self._view
+        read = None if old is None else changes.read_changes(self._engine, old.mark)
         if read is None or read.restored:
             self._load(changes.read_all(self._engine))
+            if old is not None:  # asked for by an operator, or a restored database
+                self._checked(old)
         else:
             self._apply(read)
         health = self.health
         health.last_refresh_ms = (time.perf_counter() - started) * 1000
         health.refreshed_at = health.checked_at = time.time()
         health.refreshes += 1
-        view = self._view
-        health.loaded, health.generation = True, view.generation
-        health.rows, health.capacity = view.size, view.columns.capacity
-        health.loose = view.size - view.grid.rows
 
-    def reload(self) -> None:
-        """Load everything afresh (a full read), as a new process would."""
+    def built_by_changes(self) -> View:
+        """A view built the way changes reach a running process (every shop read by id
+        as changed since the beginning of the feed, onto an empty index), to compare
+        with a full load (`service-portal search-check`)."""
         with self._lock:
+            start = changes.feed_start(self._engine)
+            empty = changes.Read(start, changes.ShopRows.of([]), [],
+                                 np.empty(0, dtype=np.int64), Catalog())
+            self._load(empty)
+            self._apply(changes.read_changes(self._engine, start))
+            view, self._view = self._view, None
+            return view
+
+    def reload(self) -> dict:
+        """Load everything afresh (a full read), as a new process would; returns how the
+        index differed from it (see `check.differences`)."""
+        with self._lock:
+            old = self._view
             self._view = None
             self._refresh()
+            return self._checked(old) if old is not None else {}
+
+    def _checked(self, old: View) -> dict:
+        report = differences(old, self._view)
+        report["checked_at"] = time.time()
+        self.health.last_check = report
+        if report["differences"] or report["catalog_differs"]:
+            log.warning("search index differed from the database and was reloaded: %s",
+                        report)
+        return report
 
     def _load(self, read: changes.Read) -> None:
         """The first load: every active shop, one row each."""

@@ -10,6 +10,8 @@
   transaction's id (an admin's rare edit). Stamps written before are counter values, all
   below any transaction id in use now, so every snapshot sees them as old.
 - SQLite keeps its counter: it has one writer at a time anyway.
+- `search_changes.epoch`: raised by `service-portal search-check --repair`, it makes
+  every process load its index afresh (after a change that bypassed the triggers).
 
 Revision ID: 0008
 Revises: 0007
@@ -39,6 +41,7 @@ def upgrade() -> None:
         op.execute(f"DROP TRIGGER stock_search_{event}" + ("" if sqlite else " ON stock"))
     op.execute("DROP INDEX ix_stock_part_shop_qty")
     op.execute("CREATE INDEX ix_stock_in_stock ON stock (part_id, shop_id) WHERE qty > 0")
+    op.execute("ALTER TABLE search_changes ADD COLUMN epoch BIGINT NOT NULL DEFAULT 0")
     if sqlite:
         return
     for table in ("shops", *LINKS, "organizations"):
@@ -99,6 +102,7 @@ def downgrade() -> None:
     sqlite = op.get_bind().dialect.name == "sqlite"
     op.execute("DROP INDEX ix_stock_in_stock")
     op.execute("CREATE INDEX ix_stock_part_shop_qty ON stock (part_id, shop_id, qty)")
+    op.execute("ALTER TABLE search_changes DROP COLUMN epoch")
     if sqlite:
         stamp = f"UPDATE shops SET search_seq = {_SEQ} WHERE id"
         op.execute("CREATE TRIGGER stock_search_insert AFTER INSERT ON stock "
