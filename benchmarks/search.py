@@ -32,7 +32,7 @@ from sqlalchemy import text
 
 from service_portal import create_app
 from service_portal.db import get_session
-from service_portal.shops.search import SearchQuery, search_shops
+from service_portal.search.exact import SearchQuery, search_shops
 
 # MySQL-style locators write `... HAVING distance < R`; SQLite and PostgreSQL want the
 # same full scan as a subquery ({least}: SQLite's two-argument min, PostgreSQL's least).
@@ -86,7 +86,7 @@ def in_process(url: str, queries: int) -> tuple[list[dict], int]:
         rng = random.Random(7)
         points = dense_points(session, queries, rng)
         part = popular_part(session)
-        from service_portal.shops.queries import part_chain
+        from service_portal.search.resolve import part_chain
 
         chain = part_chain(session, part)
         totals = []
@@ -104,18 +104,17 @@ def in_process(url: str, queries: int) -> tuple[list[dict], int]:
 
         from werkzeug.datastructures import MultiDict
 
-        from service_portal.shops.api import run_search
-        from service_portal.shops.search_params import parse_search_args
+        from service_portal.search import parse_search_args, search
 
         def full_json(lat, lon):
-            run_search(parse_search_args(MultiDict({"lat": str(lat), "lon": str(lon)})))
+            search(parse_search_args(MultiDict({"lat": str(lat), "lon": str(lon)})))
 
         timed(lambda la, lo: ours(la, lo), points[:20])  # warm caches
         runs = {
             "search_shops (50 km, limit 20)": timed(ours, points),
             f"search_shops + part={part}": timed(lambda la, lo: ours(la, lo,
                                                                   part_chains=[chain]), points),
-            "run_search (full JSON response)": timed(full_json, points),
+            "search (full JSON response)": timed(full_json, points),
             "full-scan spherical SQL (store-locator style)": timed(naive, points[:max(10, queries
                                                                                      // 10)]),
         }
