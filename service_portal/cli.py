@@ -242,7 +242,7 @@ def _serve(host: str, port: int, *, workers: int, config: dict | None) -> None:
     from gunicorn.app.base import BaseApplication
 
     from .catalogs import compile_catalogs
-    from .search import warm_up
+    from .search import warm_up, worker_ready
 
     compile_catalogs()  # the .mo files are built here, never committed
 
@@ -253,11 +253,15 @@ def _serve(host: str, port: int, *, workers: int, config: dict | None) -> None:
             self.cfg.set("accesslog", "-")
             # Paths only, never query strings: those can carry places or emails.
             self.cfg.set("access_log_format", '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms')
-            # Each worker makes its search ready before it takes requests.
-            self.cfg.set("post_worker_init", lambda worker: warm_up(worker.wsgi))
+            # The app is built and its search made ready before the server listens;
+            # workers fork from it ready (and share the index's memory until they write).
+            self.cfg.set("preload_app", True)
+            self.cfg.set("post_worker_init", lambda worker: worker_ready(worker.wsgi))
 
         def load(self):
-            return create_app(config)
+            app = create_app(config)
+            warm_up(app)
+            return app
 
     Server().run()
 

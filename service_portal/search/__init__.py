@@ -24,7 +24,7 @@ from .params import MAX_RADIUS_KM, REPEATABLE, SINGLE, SearchParams, parse_searc
 from .response import search_response
 
 __all__ = ["MAX_RADIUS_KM", "REPEATABLE", "SINGLE", "SearchParams", "app_index", "init_app",
-           "locate_place", "parse_search_args", "search", "warm_up"]
+           "locate_place", "parse_search_args", "search", "warm_up", "worker_ready"]
 
 log = logging.getLogger(__name__)
 _KEY = "service_portal.search_index"
@@ -47,19 +47,35 @@ def search(params: SearchParams, *, base: dict | None = None) -> dict:
 
 
 def warm_up(app: Flask) -> bool:
-    """Load what the first search needs (the index, the gazetteer, time zones, one
-    search's code paths) so that no owner waits for it. Returns False, and leaves the
-    loading to the first search, when the database cannot be read now."""
+    """Load what the first search needs (the index, the gazetteer, the templates, one
+    search's code paths) so that no owner waits for it, then close the database
+    connections it opened (`serve` runs this once before forking its workers). Returns
+    False, and leaves the index to the first search, when the database cannot be read."""
     from ..geo.gazetteer import get_gazetteer
 
     get_gazetteer()
+    for name in app.jinja_env.list_templates(extensions=("html",)):
+        app.jinja_env.get_template(name)
     try:
         with app.test_request_context("/api/v1/shops"):
             app_index(app).current()
-            # One real search through every path a search takes (place, part, best).
-            params = SearchParams(lat=52.52, lon=13.405, sort="best", open_now=True)
-            search(params)
+            # One search through the paths every search takes, documents included.
+            search(SearchParams(lat=52.52, lon=13.405, sort="best", open_now=True))
+        # The search page once: its templates, Babel's data and the place lookup.
+        app.test_client().get("/", query_string={"near": "Berlin"})
     except Exception:  # noqa: BLE001 - a worker must start even while the database is down
         log.exception("search warm-up failed; the first search will load the index")
         return False
+    finally:
+        app.extensions["service_portal.engine"].dispose()
     return True
+
+
+def worker_ready(app: Flask) -> None:
+    """In a worker just forked from a warmed-up process: connections of its own, and
+    the index brought up to date before the worker takes requests."""
+    app.extensions["service_portal.engine"].dispose(close=False)
+    try:
+        app_index(app).current()
+    except Exception:  # noqa: BLE001 - the first search tries again
+        log.exception("search index not brought up to date; the first search will")
