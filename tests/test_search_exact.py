@@ -15,9 +15,9 @@ from sqlalchemy import delete, insert
 
 from service_portal.geo.geodesy import chord_surely_within_km, ecef_km, geodesic_km
 from service_portal.parts.models import Stock
+from service_portal.search.exact import SearchQuery, search_shops
 from service_portal.shops import hours
 from service_portal.shops.models import Shop, ShopBrand, ShopLanguage, ShopService
-from service_portal.search.exact import SearchQuery, search_shops
 
 CENTRES = st.one_of(
     st.tuples(st.floats(-90, 90), st.floats(-180, 180)),
