@@ -67,6 +67,7 @@ def warm_up(app: Flask) -> bool:
         log.exception("search warm-up failed; the first search will load the index")
         return False
     finally:
+        # Closes the index's connections too: a forked worker must open its own.
         app.extensions["service_portal.engine"].dispose()
     return True
 

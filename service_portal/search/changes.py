@@ -26,16 +26,18 @@ a full load of a million shops makes no Python object per link.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 
-from ..db import driver_mark, id_bind, id_in
+from ..db import id_bind, id_in
 from ..shops.models import AUTH_LEVELS, HV_RANK
 from .columns import Catalog
 
@@ -49,8 +51,10 @@ Mark = tuple[Any, int]
 class SQLiteFeed:
     """Positions are the counter `search_changes.seq`."""
 
+    MARK = "SELECT seq, epoch FROM search_changes"
+
     def mark(self, cursor) -> Mark:
-        cursor.execute("SELECT seq, epoch FROM search_changes")
+        cursor.execute(self.MARK)
         return tuple(cursor.fetchone())
 
     def since(self, column: str, mark: Mark) -> tuple[str, tuple]:
@@ -75,8 +79,10 @@ class SQLiteFeed:
 class PostgresFeed:
     """Positions are snapshots (`pg_snapshot` text, "xmin:xmax:xip,...")."""
 
+    MARK = "SELECT CAST(pg_current_snapshot() AS text), epoch FROM search_changes"
+
     def mark(self, cursor) -> Mark:
-        cursor.execute("SELECT CAST(pg_current_snapshot() AS text), epoch FROM search_changes")
+        cursor.execute(self.MARK)
         return tuple(cursor.fetchone())
 
     def since(self, column: str, mark: Mark) -> tuple[str, tuple]:
@@ -91,7 +97,10 @@ class PostgresFeed:
         for table, column in (("shops", "search_seq"), ("search_removed_shops", "search_seq"),
                               ("search_changes", "seq")):
             where, values = self.since(column, mark)
-            checks.append(f"EXISTS (SELECT 1 FROM {table} WHERE {where})")
+            # Ordered and limited, so the planner walks the stamp index from the mark
+            # even when its statistics are stale (after a bulk load they made it scan).
+            checks.append(f"(SELECT {column} FROM {table} WHERE {where} ORDER BY {column} "
+                          "LIMIT 1) IS NOT NULL")
             args.extend(values)
         cursor.execute(f"SELECT {' OR '.join(checks)} OR pg_snapshot_xmax("
                        "pg_current_snapshot()) < pg_snapshot_xmax(CAST(%s AS pg_snapshot)) "
@@ -164,116 +173,195 @@ class Read:
     restored: bool = False  # the database went back before the previous mark
 
 
-def read_all(engine: Engine) -> Read:
-    """Every shop (active or not) with its links: the first load."""
-    with _reading(engine) as (feed, mark, cursor, sql_mark):
-        cursor.execute(_SHOPS)
-        parts = []
-        rows = cursor.fetchmany(_CHUNK)
-        while rows:
-            parts.append(ShopRows.of(rows))
+class Reader:
+    """The index's own connections to the database, kept outside the pool and in
+    autocommit mode: the question before each search is one round trip (a pooled
+    connection would add a ping, a BEGIN and a rollback). One is in use per thread at a
+    time; up to IDLE_KEPT wait between uses. A connection that fails is closed, and the
+    next use opens another."""
+
+    IDLE_KEPT = 4
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.feed = feed_for(engine.dialect.name)
+        self._idle: list = []
+        self._lock = threading.Lock()
+        # Whoever closes the engine's connections closes ours too.
+        event.listen(engine, "engine_disposed", lambda _engine: self.close())
+
+    def read_all(self) -> Read:
+        """Every shop (active or not) with its links: the first load."""
+        with self._reading() as (mark, cursor):
+            cursor.execute(_SHOPS)
+            parts = []
             rows = cursor.fetchmany(_CHUNK)
-        shops = ShopRows.joined(parts) if parts else ShopRows.of([])
-        concat = "string_agg(CAST(l.shop_id AS TEXT), ',')" \
-            if engine.dialect.name == "postgresql" else "group_concat(l.shop_id)"
-        links = []
-        for table, (columns, key_of) in _LINKS.items():
-            # One row per brand-and-level, service or language, its shops concatenated.
-            cursor.execute(f"SELECT {columns}, {concat} FROM {table} l GROUP BY {columns}")
-            for *values, members in cursor.fetchall():
-                links.append((key_of(*values),
-                              np.fromstring(members, dtype=np.int64, sep=",")))
-        return Read(mark, shops, links, np.empty(0, dtype=np.int64), _catalog(cursor))
-
-
-def read_changes(engine: Engine, since: Any) -> Read:
-    """The shops stamped after the mark `since` with their links, by id; the shops
-    deleted since; the catalog."""
-    dialect = engine.dialect.name
-    with _reading(engine) as (feed, mark, cursor, sql_mark):
-        if feed.restored(since, mark):
-            return Read(mark, ShopRows.of([]), [], np.empty(0, dtype=np.int64), Catalog(),
-                        restored=True)
-        where, args = feed.since("search_seq", since)
-        cursor.execute(f"{_SHOPS} WHERE {where}", args)
-        shops = ShopRows.of(cursor.fetchall())
-        cursor.execute(f"SELECT shop_id FROM search_removed_shops WHERE {where}", args)
-        removed = np.array([row[0] for row in cursor.fetchall()], dtype=np.int64)
-        links: list[tuple[list[tuple], np.ndarray]] = []
-        if len(shops.ids):
-            bind = (id_bind(dialect, shops.ids),)
+            while rows:
+                parts.append(ShopRows.of(rows))
+                rows = cursor.fetchmany(_CHUNK)
+            shops = ShopRows.joined(parts) if parts else ShopRows.of([])
+            concat = "string_agg(CAST(l.shop_id AS TEXT), ',')" \
+                if self.engine.dialect.name == "postgresql" else "group_concat(l.shop_id)"
+            links = []
             for table, (columns, key_of) in _LINKS.items():
-                cursor.execute(f"SELECT {columns}, l.shop_id FROM {table} l WHERE "
-                               f"{id_in(dialect, 'l.shop_id')}", bind)
-                for *values, shop_id in cursor.fetchall():
-                    links.append((key_of(*values), np.array([shop_id], dtype=np.int64)))
-        return Read(mark, shops, links, removed, _catalog(cursor))
+                # One row per brand-and-level, service or language, its shops concatenated.
+                cursor.execute(f"SELECT {columns}, {concat} FROM {table} l GROUP BY {columns}")
+                for *values, members in cursor.fetchall():
+                    links.append((key_of(*values),
+                                  np.fromstring(members, dtype=np.int64, sep=",")))
+            return Read(mark, shops, links, np.empty(0, dtype=np.int64), _catalog(cursor))
 
+    def read_changes(self, since: Mark) -> Read:
+        """The shops stamped after the mark `since` with their links, by id; the shops
+        deleted since; the catalog."""
+        dialect = self.engine.dialect.name
+        with self._reading() as (mark, cursor):
+            if self.feed.restored(since, mark):
+                return Read(mark, ShopRows.of([]), [], np.empty(0, dtype=np.int64), Catalog(),
+                            restored=True)
+            where, args = self.feed.since("search_seq", since)
+            cursor.execute(f"{_SHOPS} WHERE {where} ORDER BY search_seq", args)
+            shops = ShopRows.of(cursor.fetchall())
+            cursor.execute(f"SELECT shop_id FROM search_removed_shops WHERE {where}", args)
+            removed = np.array([row[0] for row in cursor.fetchall()], dtype=np.int64)
+            links: list[tuple[list[tuple], np.ndarray]] = []
+            if len(shops.ids):
+                # The three link tables in one round trip, the ids bound once for each.
+                cursor.execute(_CHANGED_LINKS.format(*(id_in(dialect, f"{t}.shop_id")
+                                                       for t in ("b", "s", "l"))),
+                               (id_bind(dialect, shops.ids),) * 3)
+                for kind, shop_id, key, level in cursor.fetchall():
+                    keys = _brand_keys(key, level) if kind == 0 else [
+                        ("service", key) if kind == 1 else ("language", level)]
+                    links.append((keys, np.array([shop_id], dtype=np.int64)))
+            return Read(mark, shops, links, removed, _catalog(cursor))
 
-def is_behind(engine: Engine, connection, mark: Any) -> bool:
-    """Whether a change was committed after `mark`, asked on `connection` (a pooled
-    DBAPI connection a session holds in a transaction, or None for one of its own)."""
-    feed = feed_for(engine.dialect.name)
-    if connection is not None:
-        cursor = connection.cursor()
+    def behind(self, mark: Mark, session_connection=None) -> bool:
+        """Whether a change was committed after `mark`, asked on `session_connection`
+        (the connection a request's session holds in a transaction) or on one of ours."""
+        if session_connection is not None:
+            cursor = session_connection.cursor()
+            try:
+                return self.feed.behind(cursor, mark, fresh=False)
+            finally:
+                cursor.close()
+        with self._cursor() as cursor:
+            return self.feed.behind(cursor, mark, fresh=True)
+
+    def start(self) -> Mark:
+        """A mark before every change (with the current epoch)."""
+        with self._cursor() as cursor:
+            epoch = self.feed.mark(cursor)[1]
+        return ("1:1:", epoch) if self.engine.dialect.name == "postgresql" else (-1, epoch)
+
+    def pending(self, mark: Mark) -> int:
+        """How many shops (or, on SQLite, changes) were stamped after `mark`."""
+        with self._cursor() as cursor:
+            return self.feed.pending(cursor, mark)
+
+    def close(self) -> None:
+        """Close the idle connections (before a fork: a child must open its own)."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for connection in idle:
+            connection.close()
+
+    @contextmanager
+    def _reading(self) -> Iterator[tuple[Mark, Any]]:
+        """One read transaction seeing one state of the database in every statement
+        (REPEATABLE READ on PostgreSQL; any SQLite transaction does): the mark as of that
+        state and a cursor."""
+        begin = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" \
+            if self.engine.dialect.name == "postgresql" else "BEGIN"
+        with self._cursor() as cursor:
+            cursor.execute(begin)
+            try:
+                yield self.feed.mark(cursor), cursor
+            finally:
+                cursor.execute("ROLLBACK")
+
+    @contextmanager
+    def _cursor(self) -> Iterator[Any]:
+        """A cursor on one of our connections. An idle connection the server has closed
+        meanwhile (a restart, say) fails on first use: it is replaced once, at once."""
+        with self._lock:
+            connection = self._idle.pop() if self._idle else None
+        if connection is not None and not _alive(connection):
+            with suppress(Exception):
+                connection.close()
+            connection = None
+        if connection is None:
+            connection = self._connect()
         try:
-            return feed.behind(cursor, mark, fresh=False)
-        finally:
-            cursor.close()
-    pooled = engine.raw_connection()
+            cursor = connection.cursor()
+            try:
+                yield cursor
+            finally:
+                cursor.close()
+        except BaseException:
+            with suppress(Exception):
+                connection.close()
+            raise
+        with self._lock:
+            if len(self._idle) < self.IDLE_KEPT:
+                self._idle.append(connection)
+                return
+        connection.close()
+
+    def _connect(self):
+        """A connection made by the engine (its settings and connect hooks applied),
+        taken out of the pool for good, in autocommit mode."""
+        pooled = self.engine.raw_connection()
+        driver = pooled.driver_connection
+        pooled.detach()
+        if self.engine.dialect.name == "postgresql":
+            driver.rollback()  # the pool's ping may have begun a transaction
+            driver.autocommit = True
+        return driver
+
+
+def _alive(connection) -> bool:
+    """Whether an idle connection still answers (one cheap round trip on PostgreSQL,
+    skipped while it is younger than a few seconds)."""
+    if not hasattr(connection, "pgconn"):
+        return True  # SQLite: a file, nothing to lose
+    used = getattr(connection, "_portal_used", 0.0)
+    now = time.monotonic()
+    if now - used < _FRESH_SECONDS:
+        connection._portal_used = now
+        return True
     try:
-        cursor = pooled.cursor()
-        answer = feed.behind(cursor, mark, fresh=True)
-        cursor.close()
-        return answer
-    finally:
-        pooled.close()  # back to the pool, which rolls back
+        connection.execute("SELECT 1")
+    except Exception:  # noqa: BLE001 - any failure means: open another
+        return False
+    connection._portal_used = now
+    return True
 
 
-def feed_start(engine: Engine) -> Mark:
-    """A mark before every change (with the current epoch)."""
-    with _reading(engine) as (_feed, mark, _cursor, _sql_mark):
-        return (-1, mark[1]) if engine.dialect.name != "postgresql" else ("1:1:", mark[1])
-
-
-def pending_changes(engine: Engine, mark: Any) -> int:
-    """How many shops (or, on SQLite, changes) were stamped after `mark`."""
-    with _reading(engine) as (feed, _now, cursor, _sql_mark):
-        return feed.pending(cursor, mark)
-
-
-@contextmanager
-def _reading(engine: Engine) -> Iterator[tuple[Any, Any, Any, str]]:
-    """One read transaction seeing one state of the database in every statement: the
-    feed, the mark as of that state, a driver cursor and the driver's parameter mark."""
-    if engine.dialect.name == "postgresql":
-        engine = engine.execution_options(isolation_level="REPEATABLE READ")
-    with engine.connect() as conn:
-        # The first statement through SQLAlchemy opens the transaction (BEGIN on SQLite);
-        # on PostgreSQL it also fixes the snapshot every later statement reads.
-        conn.exec_driver_sql("SELECT 1")
-        cursor = conn.connection.cursor()
-        feed = feed_for(engine.dialect.name)
-        try:
-            yield feed, feed.mark(cursor), cursor, driver_mark(engine.dialect)
-        finally:
-            cursor.close()
-            conn.rollback()
-
+#: An idle connection used this recently is taken as alive without asking.
+_FRESH_SECONDS = 5.0
 
 _SHOPS = ("SELECT id, lat, lon, active, opening_hours, timezone, country, hv_level, "
           "hv_valid_until, search_seq FROM shops")
 
 
 def _catalog(cursor) -> Catalog:
-    cursor.execute("SELECT slug, id FROM brands")
-    brands = dict(cursor.fetchall())
-    cursor.execute("SELECT slug, id FROM services")
-    services = dict(cursor.fetchall())
-    cursor.execute("SELECT m.slug, m.brand_id, b.slug FROM vehicle_models m "
+    """Brand, service and model names in one round trip."""
+    cursor.execute("SELECT 0, slug, id, NULL FROM brands UNION ALL "
+                   "SELECT 1, slug, id, NULL FROM services UNION ALL "
+                   "SELECT 2, m.slug, m.brand_id, b.slug FROM vehicle_models m "
                    "JOIN brands b ON b.id = m.brand_id")
-    return Catalog(brands, services,
-                   {slug: (brand_id, brand) for slug, brand_id, brand in cursor.fetchall()})
+    names: tuple[dict, dict, dict] = ({}, {}, {})
+    for kind, slug, key, brand in cursor.fetchall():
+        names[kind][slug] = key if kind < 2 else (key, brand)
+    return Catalog(*names)
+
+
+#: (kind, shop, brand or service id, level or language) of some shops' links.
+_CHANGED_LINKS = (
+    "SELECT 0, b.shop_id, b.brand_id, b.level FROM shop_brands b WHERE {} UNION ALL "
+    "SELECT 1, s.shop_id, s.service_id, NULL FROM shop_services s WHERE {} UNION ALL "
+    "SELECT 2, l.shop_id, 0, l.language FROM shop_languages l WHERE {}")
 
 
 def _brand_keys(brand_id: int, level: str) -> list[tuple]:

@@ -48,7 +48,7 @@ class ShopIndex:
     """The index of the database behind `engine`, loaded on first use."""
 
     def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+        self._reader = changes.Reader(engine)
         self._lock = threading.Lock()
         self._view: View | None = None
         #: Row of each shop id in the current view, -1 for none (only refreshes read it).
@@ -68,7 +68,7 @@ class ShopIndex:
             connection = None
             if session is not None and session.in_transaction():
                 connection = session.connection().connection
-            if not changes.is_behind(self._engine, connection, view.mark):
+            if not self._reader.behind(view.mark, connection):
                 self.health.checked_at = time.time()
                 return view
         with self._lock:
@@ -119,7 +119,7 @@ class ShopIndex:
             "unsorted_rows": view.size - view.grid.rows,
             "age_seconds": round(now - (health.checked_at or now), 3),
             "refreshed_seconds_ago": round(now - (health.refreshed_at or now), 3),
-            "pending_changes": changes.pending_changes(self._engine, view.mark),
+            "pending_changes": self._reader.pending(view.mark),
             "last_refresh_ms": round(health.last_refresh_ms or 0.0, 3),
             "refreshes": health.refreshes, "compactions": health.compactions,
             "last_check": health.last_check,
@@ -130,9 +130,9 @@ class ShopIndex:
     def _refresh(self) -> None:
         started = time.perf_counter()
         old = self._view
-        read = None if old is None else changes.read_changes(self._engine, old.mark)
+        read = None if old is None else self._reader.read_changes(old.mark)
         if read is None or read.restored:
-            self._load(changes.read_all(self._engine))
+            self._load(self._reader.read_all())
             if old is not None:  # asked for by an operator, or a restored database
                 self._checked(old)
         else:
@@ -147,11 +147,11 @@ class ShopIndex:
         as changed since the beginning of the feed, onto an empty index), to compare
         with a full load (`service-portal search-check`)."""
         with self._lock:
-            start = changes.feed_start(self._engine)
+            start = self._reader.start()
             empty = changes.Read(start, changes.ShopRows.of([]), [],
                                  np.empty(0, dtype=np.int64), Catalog())
             self._load(empty)
-            self._apply(changes.read_changes(self._engine, start))
+            self._apply(self._reader.read_changes(start))
             view, self._view = self._view, None
             return view
 
