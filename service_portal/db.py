@@ -60,8 +60,12 @@ def make_engine(url: str, *, lock_timeout_ms: int = 5000, echo: bool = False) ->
         engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False})
         _configure_sqlite(engine, lock_timeout_ms)
         return engine
+    # A custom plan per execution: the driver prepares a statement run five times, and
+    # PostgreSQL's generic plan for `= ANY(array)` cannot see how many ids are bound
+    # (it probed a part's every holder for 800 candidates: 19 ms instead of 2).
+    options = f"-c lock_timeout={int(lock_timeout_ms)} -c plan_cache_mode=force_custom_plan"
     return create_engine(url, echo=echo, pool_pre_ping=True,
-                         connect_args={"options": f"-c lock_timeout={int(lock_timeout_ms)}"})
+                         connect_args={"options": options})
 
 
 def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
