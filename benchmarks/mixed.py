@@ -27,7 +27,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -35,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from search import _WORKLOAD, dense_points, free_port, popular_part  # noqa: E402
+from search import dense_points, free_port, popular_part, workload_script  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
 from service_portal import create_app  # noqa: E402
@@ -206,22 +205,17 @@ def main() -> None:
         first_status = conn.getresponse().status
         first_ms = (time.perf_counter() - first_started) * 1000
         conn.close()
-        kinds = ("", "&brand=byd", f"&part={part}", "&service=hv-battery&sort=best",
-                 "&open_now=true")
-        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-            script.write(_WORKLOAD.format(
-                centres=",".join(f"{{{a:.5f},{b:.5f}}}" for a, b in centres),
-                kinds=",".join(f'"{k}"' for k in kinds)))
-        wrk(base, script.name, args.warmup)
-        read_only = wrk(base, script.name, args.seconds)
+        script = workload_script(centres, part)
+        wrk(base, script, args.warmup)
+        read_only = wrk(base, script, args.seconds)
         writers = Writers(port, dealers, centres)
         threads = writers.run()
         time.sleep(1)  # the writers reach their pace
-        under_writes = wrk(base, script.name, args.seconds)
+        under_writes = wrk(base, script, args.seconds)
         writers.stop.set()
         for thread in threads:
             thread.join(30)
-        os.unlink(script.name)
+        os.unlink(script)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         _out, err = server.communicate(timeout=30)

@@ -5,7 +5,7 @@
 
 In-process rows: the search function alone (`search_shops`, 50 km, limit 20) around the
 densest cities in the database, with and without a part filter, and the full JSON
-response (`run_search`). For comparison, the same database is asked the full-scan
+response (`search`). For comparison, the same database is asked the full-scan
 spherical query that common store locators use (`... AS distance ... HAVING distance < R
 ORDER BY distance LIMIT n`). With --http, `service-portal serve --workers 2` is started and
 wrk (loopback, 10 s each after 5 s of warm-up) measures GET /api/v1/brands and a mixed
@@ -152,6 +152,18 @@ end
 """
 
 
+def workload_script(centres: list[tuple[float, float]], part: str) -> str:
+    """A wrk script (its path) for the mixed search workload: a new point near one of
+    `centres` for every request, the five kinds of search in turn."""
+    kinds = ("", "&brand=byd", f"&part={part}", "&service=hv-battery&sort=best",
+             "&open_now=true")
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(_WORKLOAD.format(
+            centres=",".join(f"{{{lat:.5f},{lon:.5f}}}" for lat, lon in centres),
+            kinds=",".join(f'"{k}"' for k in kinds)))
+    return script.name
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -183,15 +195,10 @@ def over_http(url: str, seconds: int) -> list[dict]:
             centres = dense_points(get_session(), 10, random.Random(3))
             part = popular_part(get_session())
         app.extensions["service_portal.engine"].dispose()
-        kinds = ("", "&brand=byd", f"&part={part}", "&service=hv-battery&sort=best",
-                 "&open_now=true")
-        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-            script.write(_WORKLOAD.format(
-                centres=",".join(f"{{{lat:.5f},{lon:.5f}}}" for lat, lon in centres),
-                kinds=",".join(f'"{k}"' for k in kinds)))
+        script = workload_script(centres, part)
         rows = []
         for name, args in (("GET /api/v1/brands", [f"{base}/api/v1/brands"]),
-                           ("mixed search workload", ["-s", script.name, base])):
+                           ("mixed search workload", ["-s", script, base])):
             # Warm-up, not counted: the workers' caches fill as in a server running a while.
             subprocess.run([wrk, "-t2", "-c8", f"-d{max(1, seconds // 2)}s", *args],
                            capture_output=True, check=True)
@@ -207,7 +214,7 @@ def over_http(url: str, seconds: int) -> list[dict]:
                          "non-2xx": errors[0] if errors else "0",
                          "command": f"wrk -t2 -c8 -d{seconds}s (serve --workers 2)"})
         rows[1]["vs brands"] = f"{rows[1]['req/s'] / rows[0]['req/s']:.2f}x (target >= 0.5x)"
-        os.unlink(script.name)
+        os.unlink(script)
         return rows
     finally:
         os.killpg(server.pid, signal.SIGTERM)

@@ -1,7 +1,7 @@
 """The shop search: exact geodesic radius, every filter, two orders, and its page.
 
 How it stays exact and fast (see `geo.geodesy` for the bounds it relies on, and
-`shops.search_index` for the arrays it reads):
+`search.columns` for the arrays it reads):
 
 1. A grid over Earth-centred coordinates returns the shops in cells within a cube around
    the centre that holds the whole radius (no special case at the 180th meridian or the

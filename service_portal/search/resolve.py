@@ -18,7 +18,7 @@ from .params import SearchParams
 def resolve_search(session: Session, params: SearchParams, catalog: Catalog, *, lat: float,
                    lon: float, now: datetime | None = None) -> SearchQuery:
     """Turn checked parameters into ids, brands, models and services by `catalog` (the
-    search index's snapshot's), parts in the database; an unknown name is a 422 naming
+    search index's view), parts in the database; an unknown name is a 422 naming
     the parameter. A model implies its brand; a part brings its successors."""
     brand_id = brand_slug = None
     if params.model:
