@@ -418,11 +418,13 @@ def adjust_stock(session: Session, *, shop_id: int, part_number: str, delta: int
     from ..audit.services import record
 
     part_id = _part_id(session, part_number)
-    row = session.execute(
+    # The changed row comes back whole: no second read.
+    row = session.scalars(
         update(Stock)
         .where(Stock.shop_id == shop_id, Stock.part_id == part_id, Stock.qty + delta >= 0)
         .values(qty=Stock.qty + delta, version=Stock.version + 1, updated_at=utcnow())
-        .returning(Stock.qty, Stock.version)).first()
+        .returning(Stock),
+        execution_options={"synchronize_session": False, "populate_existing": True}).first()
     if row is None:
         if _stock_row(session, shop_id, part_id) is None:
             raise NotFound(_("This shop has no stock line for %(part)s.", part=part_number))
@@ -431,7 +433,7 @@ def adjust_stock(session: Session, *, shop_id: int, part_number: str, delta: int
     record(session, actor_label=actor, action="stock.adjust", entity_type="stock",
            entity_id=f"{shop_id}:{part_number}", before={"qty": row.qty - delta},
            after={"qty": row.qty, "version": row.version})
-    return _stock_row(session, shop_id, part_id)
+    return row
 
 
 def set_stock(session: Session, *, shop_id: int, part_number: str, qty: int | None,

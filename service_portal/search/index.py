@@ -61,8 +61,8 @@ class ShopIndex:
 
     def current(self, session: Session | None = None) -> View:
         """A view holding every change committed before this call. The question goes
-        over `session`'s connection when it holds one already (on PostgreSQL another
-        checkout costs round trips), else over a pooled connection of its own."""
+        over `session`'s connection when it holds one already, else over one of the
+        index's own (`changes.Reader`)."""
         view = self._view
         if view is not None:
             connection = None
