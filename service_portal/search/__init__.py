@@ -77,6 +77,8 @@ def worker_ready(app: Flask) -> None:
     the index brought up to date before the worker takes requests."""
     app.extensions["service_portal.engine"].dispose(close=False)
     try:
-        app_index(app).current()
+        with app.test_request_context("/api/v1/shops"):
+            # Catches up with changes since the fork, and leaves a pooled connection.
+            search(SearchParams(lat=52.52, lon=13.405))
     except Exception:  # noqa: BLE001 - the first search tries again
         log.exception("search index not brought up to date; the first search will")
