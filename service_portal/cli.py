@@ -181,11 +181,11 @@ def search_check_cmd(repair: bool) -> None:
     """Compare the search index with the database; exits 1 when they differ."""
     from .search import app_index
     from .search.check import differences, request_reload, stamps_ahead
+    from .search.index import ShopIndex
 
     with _context() as app:
-        index = app_index(app)
-        full = index.current()
-        report = differences(index.built_by_changes(), full)
+        by_changes = ShopIndex(get_engine()).built_by_changes()
+        report = differences(by_changes, app_index(app).current())
         with session_scope(get_engine(), write=repair) as session:
             ahead = stamps_ahead(session)
             epoch = request_reload(session) if repair else None

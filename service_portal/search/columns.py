@@ -83,11 +83,6 @@ class Traits:
                 found = True
         return out if found else None
 
-    def keys_of(self, words: np.ndarray) -> set[tuple]:
-        """The keys whose bits are set in one row's `words` (for comparisons)."""
-        return {key for key, (word, bit) in self.bits.items()
-                if word < len(words) and int(words[word]) >> bit & 1}
-
 
 @dataclass(frozen=True)
 class Catalog:

@@ -145,7 +145,8 @@ class ShopIndex:
     def built_by_changes(self) -> View:
         """A view built the way changes reach a running process (every shop read by id
         as changed since the beginning of the feed, onto an empty index), to compare
-        with a full load (`service-portal search-check`)."""
+        with a full load (`service-portal search-check`). Leaves this index unloaded:
+        use an index of its own for it."""
         with self._lock:
             start = self._reader.start()
             empty = changes.Read(start, changes.ShopRows.of([]), [],
@@ -154,15 +155,6 @@ class ShopIndex:
             self._apply(self._reader.read_changes(start))
             view, self._view = self._view, None
             return view
-
-    def reload(self) -> dict:
-        """Load everything afresh (a full read), as a new process would; returns how the
-        index differed from it (see `check.differences`)."""
-        with self._lock:
-            old = self._view
-            self._view = None
-            self._refresh()
-            return self._checked(old) if old is not None else {}
 
     def _checked(self, old: View) -> dict:
         report = differences(old, self._view)
