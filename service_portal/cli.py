@@ -182,22 +182,28 @@ def search_check_cmd(repair: bool) -> None:
     from .search import app_index
     from .search.check import differences, request_reload, stamps_ahead
     from .search.index import ShopIndex
+    from .search.stock import repair_cells, stale_cells
 
     with _context() as app:
         by_changes = ShopIndex(get_engine()).built_by_changes()
         report = differences(by_changes, app_index(app).current())
         with session_scope(get_engine(), write=repair) as session:
             ahead = stamps_ahead(session)
+            stale = stale_cells(session)
+            if repair:
+                repair_cells(session)
             epoch = request_reload(session) if repair else None
     examples = report["missing"] + report["extra"] + report["changed"]
     click.echo(f"shops in the index: {report['shops']:,}")
     click.echo("built from the change feed, differing from a full load: "
                f"{report['differences']:,}" + (f" (e.g. shops {examples})" if examples else ""))
     click.echo(f"stamps ahead of the change feed: {ahead:,}")
+    click.echo(f"stock rows without their shop's map cell: {stale:,}"
+               + (" (repaired)" if repair and stale else ""))
     if repair:
         click.echo(f"every process loads its index afresh before its next search (epoch {epoch}); "
                    "each reports what it found in GET /healthz?detail=1")
-    elif report["differences"] or ahead:
+    elif report["differences"] or ahead or stale:
         raise click.ClickException("the search index and the database differ: run "
                                    "`service-portal search-check --repair`")
 

@@ -224,7 +224,8 @@ def test_search_check_repairs_a_change_that_bypassed_the_triggers(app, client, w
         engine.dispose()
     assert found(client) == ["Main Street EV", "Other Garage"]  # nothing told the index
     result = cli("search-check")
-    assert result.exit_code == 0 and "shops in the index: 2" in result.output
+    assert "shops in the index: 2" in result.output
+    assert "differing from a full load: 0" in result.output  # both built as told
     result = cli("search-check", "--repair")
     assert result.exit_code == 0 and "afresh" in result.output
     assert found(client) == ["Main Street EV"]
@@ -242,6 +243,35 @@ def test_search_check_fails_on_stamps_ahead_of_the_feed(cli, world, session, dat
     result = cli("search-check")
     assert result.exit_code == 1 and "stamps ahead of the change feed: 1" in result.output
     assert cli("search-check", "--repair").exit_code == 0
+    assert cli("search-check").exit_code == 0
+
+
+def test_a_part_search_follows_a_shop_that_moves(client, world, session):
+    """Stock rows carry their shop's map cell: a shop that moves takes them along."""
+    part = {"part": "P-1"}
+    assert found(client, **part) == ["Main Street EV", "Other Garage"]
+    session.execute(text("UPDATE shops SET lat = 48.14, lon = 11.58 WHERE id = :s"),
+                    {"s": world["other_shop"].id})  # to Munich
+    session.commit()
+    assert found(client, **part) == ["Main Street EV"]
+    munich = {"lat": "48.137", "lon": "11.575", "radius_km": "20"}
+    body = client.get("/api/v1/shops", query_string=munich | part).get_json()
+    assert [r["name"] for r in body["results"]] == ["Other Garage"]
+    assert body["results"][0]["parts"][0]["qty"] == 3
+
+
+def test_search_check_repairs_stock_rows_without_their_shops_cell(client, cli, world,
+                                                                  session):
+    session.execute(text("UPDATE stock SET cell = NULL WHERE shop_id = :s"),
+                    {"s": world["other_shop"].id})  # as a restore without triggers might
+    session.commit()
+    assert found(client, part="P-1") == ["Main Street EV"]
+    result = cli("search-check")
+    assert result.exit_code == 1
+    assert "stock rows without their shop's map cell: 1" in result.output
+    result = cli("search-check", "--repair")
+    assert result.exit_code == 0 and "(repaired)" in result.output
+    assert found(client, part="P-1") == ["Main Street EV", "Other Garage"]
     assert cli("search-check").exit_code == 0
 
 

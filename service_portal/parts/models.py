@@ -50,8 +50,8 @@ class Stock(SQLModel, table=True):
         CheckConstraint("price IS NULL OR price >= 0", name="stock_price_non_negative"),
         CheckConstraint("length(currency) = 3", name="stock_currency_iso4217"),
         CheckConstraint("version >= 1", name="stock_version_positive"),
-        # The part filter of the search asks it for the candidates holding a part.
-        Index("ix_stock_in_stock", "part_id", "shop_id", sqlite_where=text("qty > 0"),
+        # The part filter of the search asks it who holds a part near the search.
+        Index("ix_stock_in_stock", "part_id", "cell", "shop_id", sqlite_where=text("qty > 0"),
               postgresql_where=text("qty > 0")),
     )
 
@@ -64,6 +64,8 @@ class Stock(SQLModel, table=True):
     min_qty: int = Field(default=0)
     version: int = Field(default=1)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    #: The shop's map cell (`search.stock`), set by triggers (migration 0009).
+    cell: int | None = Field(default=None)
 
 
 class StockUpload(SQLModel, table=True):

@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 from ..catalog.services import brand_ids, model_index
 from ..db import bulk_upsert_returning, copy_rows, driver_mark, driver_timestamp, utcnow
 from ..errors import Conflict, Invalid, NotFound
+from ..search.stock import cell_sql
 from ..shops.models import Shop
 from ..tabular import ImportFailed, RowError, Table, require_columns
 from .models import Part, PartFitment, Stock
@@ -278,10 +279,12 @@ class _StockStage:
         else:
             changed = " OR ".join(f"stock.{c} {differs} excluded.{c}"
                                   for c in ("qty", "price", "currency"))
+            shop_cell = cell_sql(connection.dialect.name, "h.lat", "h.lon")
             upsert = (
                 "INSERT INTO stock (shop_id, part_id, qty, price, currency, min_qty, version, "
-                f"updated_at) SELECT shop_id, part_id, qty, price, currency, 0, 1, "
-                f"{driver_mark(connection.dialect)} FROM {self.name} "
+                f"updated_at, cell) SELECT shop_id, part_id, qty, price, currency, 0, 1, "
+                f"{driver_mark(connection.dialect)}, (SELECT {shop_cell} FROM shops h "
+                f"WHERE h.id = shop_id) FROM {self.name} "
                 # SQLite needs the WHERE to tell its upsert clause from a join's ON.
                 "WHERE true ON CONFLICT (shop_id, part_id) DO UPDATE SET qty = excluded.qty, "
                 "price = excluded.price, currency = excluded.currency, "

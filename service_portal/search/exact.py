@@ -109,7 +109,8 @@ def search_shops(session: Session, query: SearchQuery, view: View | None = None,
             keep = is_open == query.open_now
             pos, c2, is_open = pos[keep], c2[keep], is_open[keep]
     if query.part_chains and len(pos):  # each part, or one of its successors
-        keep = holding(session, snap.columns.ids[pos], query.part_chains)
+        c = snap.columns
+        keep = holding(session, c.ids[pos], c.lat[pos], c.lon[pos], query.part_chains)
         pos, c2 = pos[keep], c2[keep]
         is_open = None if is_open is None else is_open[keep]
     total = _count(snap, pos, c2, query)

@@ -23,6 +23,7 @@ from sqlmodel import Session, select
 from ..catalog.models import Brand, Service
 from ..db import copy_rows, driver_timestamp, utcnow
 from ..parts.models import Part
+from ..search.stock import cell_of
 from ..shops.models import (
     AUTH_LEVELS,
     HV_LEVELS,
@@ -144,7 +145,7 @@ SHOP_COLUMNS = ("id", "external_id", "organization_id", "name", "address", "city
                 "postal_code", "country", "lat", "lon", "timezone", "opening_hours", "hv_level",
                 "hv_valid_until", "active", "version", "created_at", "updated_at")
 STOCK_COLUMNS = ("shop_id", "part_id", "qty", "price", "currency", "min_qty", "version",
-                 "updated_at")
+                 "updated_at", "cell")
 
 
 def _insert(conn, batch, first_id: int, org_id: int) -> None:
@@ -163,7 +164,8 @@ def _insert(conn, batch, first_id: int, org_id: int) -> None:
         brands += [(shop_id, b, level) for b, level in sb.items()]
         services += [(shop_id, s) for s in ss]
         languages += [(shop_id, lang) for lang in langs]
-        stock += [(shop_id, p, q, price, currency, 0, 1, now) for p, q, price in items]
+        cell = int(cell_of(lat, lon))  # given, so that no trigger looks it up per row
+        stock += [(shop_id, p, q, price, currency, 0, 1, now, cell) for p, q, price in items]
     copy_rows(conn, "shops", SHOP_COLUMNS, shops)
     copy_rows(conn, "shop_brands", ("shop_id", "brand_id", "level"), brands)
     copy_rows(conn, "shop_services", ("shop_id", "service_id"), services)
