@@ -19,6 +19,11 @@ from .db import get_engine, session_scope
 from .errors import PortalError
 from .tabular import ImportFailed, read_table
 
+#: Threads per worker (`serve --threads`).
+THREADS = 4
+#: Seconds an idle keep-alive connection is kept open.
+KEEPALIVE_SECONDS = 5
+
 
 def _app(config: dict[str, Any] | None = None) -> Flask:
     try:
@@ -29,8 +34,9 @@ def _app(config: dict[str, Any] | None = None) -> Flask:
 
 @contextmanager
 def _context(config: dict[str, Any] | None = None) -> Iterator[Flask]:
-    """An app with its context pushed; its database connections are closed at the end."""
-    app = _app(config)
+    """An app with its context pushed; its database connections are closed at the end.
+    Commands load and check data for as long as it takes: no statement timeout."""
+    app = _app({"STATEMENT_TIMEOUT_MS": 0, **(config or {})})
     try:
         with app.app_context():
             yield app
@@ -114,7 +120,8 @@ def _import(kind: str, path: Path, **options) -> None:
         # The file streams through the import; `table` outlives `handle`, so its reader
         # never closes the file behind the `with`.
         table = _run(lambda: read_table(handle, path.name, max_rows=None))
-        with session_scope(get_engine()) as session:
+        # Parts and stock check the file without the write lock and take it to write.
+        with session_scope(get_engine(), write=kind == "shops") as session:
             counts = _run(lambda: action(session, table, **options))
     click.echo(", ".join(f"{k}: {v}" for k, v in counts.items()))
 
@@ -172,6 +179,66 @@ def create_token_cmd(email: str, name: str) -> None:
         token = _run(lambda: issue_token(session, email=email, name=name))
     click.echo("New API token (shown once, keep it safe):", err=True)
     click.echo(token)
+
+
+#: How the audit log names changes made with these commands.
+CLI_ACTOR = "command line"
+
+
+@main.group("user")
+def user_group() -> None:
+    """Change a user's password, disable or enable them, end their sessions (audited)."""
+
+
+@user_group.command("set-password")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from standard input instead of prompting.")
+def user_set_password_cmd(email: str, password_stdin: bool) -> None:
+    """Give the user a new password; their sessions end."""
+    from .users.services import change_password
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    with _context(), session_scope(get_engine()) as session:
+        ended = _run(lambda: change_password(session, email=email, password=password,
+                                             actor_label=CLI_ACTOR))
+    click.echo(f"Password changed; sessions ended: {ended}.")
+
+
+@user_group.command("disable")
+@click.argument("email")
+def user_disable_cmd(email: str) -> None:
+    """Stop the user signing in; their sessions end and their tokens are refused."""
+    from .users.services import disable_user
+
+    with _context(), session_scope(get_engine()) as session:
+        ended = _run(lambda: disable_user(session, email=email, actor_label=CLI_ACTOR))
+    click.echo(f"Disabled; sessions ended: {ended}.")
+
+
+@user_group.command("enable")
+@click.argument("email")
+def user_enable_cmd(email: str) -> None:
+    """Let a disabled user sign in (and use their unrevoked tokens) again."""
+    from .users.services import enable_user
+
+    with _context(), session_scope(get_engine()) as session:
+        _run(lambda: enable_user(session, email=email, actor_label=CLI_ACTOR))
+    click.echo("Enabled.")
+
+
+@user_group.command("sign-out")
+@click.argument("email")
+def user_sign_out_cmd(email: str) -> None:
+    """End every browser session of the user."""
+    from .users.services import end_user_sessions
+
+    with _context(), session_scope(get_engine()) as session:
+        ended = _run(lambda: end_user_sessions(session, email=email, actor_label=CLI_ACTOR))
+    click.echo(f"Sessions ended: {ended}.")
 
 
 @main.command("search-check")
@@ -235,16 +302,19 @@ def demo(host: str, port: int) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
-def serve(host: str, port: int, workers: int) -> None:
+@click.option("--threads", default=THREADS, show_default=True, type=click.IntRange(1, 64),
+              help="Threads per worker.")
+def serve(host: str, port: int, workers: int, threads: int) -> None:
     """Serve with a production WSGI server (gunicorn); needs a strong SECRET_KEY."""
     if not is_strong_secret(os.environ.get("SECRET_KEY")):
         raise click.ClickException(
             "SECRET_KEY is missing or weak: set it to at least 32 random characters "
             "(python -c 'import secrets; print(secrets.token_urlsafe(32))').")
-    _serve(host, port, workers=workers, config=None)
+    _serve(host, port, workers=workers, threads=threads, config=None)
 
 
-def _serve(host: str, port: int, *, workers: int, config: dict | None) -> None:
+def _serve(host: str, port: int, *, workers: int, config: dict | None,
+           threads: int = THREADS) -> None:
     from gunicorn.app.base import BaseApplication
 
     from .catalogs import compile_catalogs
@@ -256,6 +326,11 @@ def _serve(host: str, port: int, *, workers: int, config: dict | None) -> None:
         def load_config(self) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
+            # Threads read requests, so a client that trickles its headers holds one
+            # thread, not a whole worker (a buffering proxy in front holds none: README).
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("threads", threads)
+            self.cfg.set("keepalive", KEEPALIVE_SECONDS)
             self.cfg.set("accesslog", "-")
             # Paths only, never query strings: those can carry places or emails.
             self.cfg.set("access_log_format", '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms')

@@ -13,6 +13,18 @@ OSM_TILE_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 OSM_TILE_ATTRIBUTION = ('&copy; <a href="https://www.openstreetmap.org/copyright">'
                         "OpenStreetMap</a> contributors")
 MIN_SECRET_KEY_LENGTH = 32
+#: Accounts (whole numbers; README "Settings"): session limits, progressive sign-in
+#: delays (`users.throttle`) and the argon2id parameters (argon2-cffi's recommended ones).
+ACCOUNT_SETTINGS = {
+    "STAFF_SESSION_IDLE_MINUTES": 30,
+    "SESSION_IDLE_MINUTES": 480,
+    "SESSION_LIFETIME_HOURS": 12,
+    "LOGIN_FREE_FAILURES": 5,
+    "LOGIN_MAX_DELAY_SECONDS": 300,
+    "ARGON2_TIME_COST": 3,
+    "ARGON2_MEMORY_KIB": 65536,
+    "ARGON2_PARALLELISM": 4,
+}
 
 
 def default_database_url(instance_path: str | Path) -> str:
@@ -36,12 +48,23 @@ def settings_from_env(environ: os._Environ[str] | dict[str, str] | None = None) 
                  "TOKEN_FAILURE_LIMIT", "CASE_RATE_LIMIT", "CASE_LOOKUP_RATE_LIMIT"):
         if env.get(name):
             out[name] = env[name]
+    if env.get("TRUSTED_HOSTS"):
+        out["TRUSTED_HOSTS"] = [h.strip() for h in env["TRUSTED_HOSTS"].split(",") if h.strip()]
     if env.get("CASE_SLA_HOURS"):
         out["CASE_SLA_HOURS"] = parse_sla_hours(env["CASE_SLA_HOURS"])
     if env.get("MAX_UPLOAD_MB"):
         out["MAX_UPLOAD_MB"] = _positive_int("MAX_UPLOAD_MB", env["MAX_UPLOAD_MB"])
+    if env.get("IMPORT_PARSE_SECONDS"):
+        out["IMPORT_PARSE_SECONDS"] = _positive_int("IMPORT_PARSE_SECONDS",
+                                                    env["IMPORT_PARSE_SECONDS"])
     if env.get("LOCK_TIMEOUT_MS"):
         out["LOCK_TIMEOUT_MS"] = _positive_int("LOCK_TIMEOUT_MS", env["LOCK_TIMEOUT_MS"])
+    for name in ACCOUNT_SETTINGS:
+        if env.get(name):
+            out[name] = _positive_int(name, env[name])
+    if env.get("STATEMENT_TIMEOUT_MS"):
+        out["STATEMENT_TIMEOUT_MS"] = _positive_int("STATEMENT_TIMEOUT_MS",
+                                                    env["STATEMENT_TIMEOUT_MS"])
     return out
 
 
@@ -57,8 +80,21 @@ def defaults() -> dict[str, Any]:
         "MAP_TILE_ATTRIBUTION": OSM_TILE_ATTRIBUTION,
         "DEFAULT_LOCALE": "en",
         "MAX_UPLOAD_MB": 10,
+        # Wall time an uploaded stock file may take to be read and checked (web and API;
+        # the command line has none): a slower file gets a 422 before a worker's timeout.
+        "IMPORT_PARSE_SECONDS": 20,
         "LOCAL_DEMO": False,
+        # The host names the portal answers to, comma-separated (".example.org" admits its
+        # subdomains); a request naming another `Host` gets a 400. Unset (None): any host,
+        # as the local demo needs. Either way no answer repeats the `Host` header in a
+        # redirect: every `Location` is a path on this site. Set it in production (with
+        # the name a load balancer's health check sends), so that pages with absolute
+        # links (the shop's schema.org `url`) carry a real name.
+        "TRUSTED_HOSTS": None,
         "LOCK_TIMEOUT_MS": 5000,
+        # PostgreSQL, web requests: a statement running longer ends in a 503. Commands
+        # (imports, seeding, migrations) run without it.
+        "STATEMENT_TIMEOUT_MS": 20000,
         "SQL_ECHO": False,
         "SEARCH_RATE_LIMIT": "120 per minute",
         "TOKEN_FAILURE_LIMIT": "20 per 10 minutes",
@@ -66,6 +102,7 @@ def defaults() -> dict[str, Any]:
         "CASE_RATE_LIMIT": "5 per hour;20 per day",
         "CASE_LOOKUP_RATE_LIMIT": "30 per hour",
         "CASE_SLA_HOURS": dict(DEFAULT_SLA_HOURS),
+        **ACCOUNT_SETTINGS,
     }
 
 

@@ -53,9 +53,20 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def make_engine(url: str, *, lock_timeout_ms: int = 5000, echo: bool = False) -> Engine:
+#: Seconds to wait for PostgreSQL to accept a connection: a load balancer's health check
+#: gets its 503 before it gives up on the host.
+CONNECT_TIMEOUT_S = 3
+#: How often a PostgreSQL backend busy with a statement checks that its client is still
+#: there: a killed command's transaction ends (and its locks go) within this time
+#: instead of when its statement finishes.
+CLIENT_CHECK_MS = 1000
+
+
+def make_engine(url: str, *, lock_timeout_ms: int = 5000, statement_timeout_ms: int = 0,
+                echo: bool = False) -> Engine:
     """Create the engine for `url` with the per-dialect settings this portal relies on:
-    no statement waits more than `lock_timeout_ms` for a lock."""
+    no statement waits more than `lock_timeout_ms` for a lock and, on PostgreSQL, none
+    runs longer than `statement_timeout_ms` (0: no limit, for commands that load data)."""
     if url.startswith("sqlite"):
         engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False})
         _configure_sqlite(engine, lock_timeout_ms)
@@ -63,9 +74,12 @@ def make_engine(url: str, *, lock_timeout_ms: int = 5000, echo: bool = False) ->
     # A custom plan per execution: the driver prepares a statement run five times, and
     # PostgreSQL's generic plan for `= ANY(array)` cannot see how many ids are bound
     # (it probed a part's every holder for 800 candidates: 19 ms instead of 2).
-    options = f"-c lock_timeout={int(lock_timeout_ms)} -c plan_cache_mode=force_custom_plan"
+    options = (f"-c lock_timeout={int(lock_timeout_ms)} "
+               f"-c statement_timeout={int(statement_timeout_ms)} "
+               f"-c client_connection_check_interval={CLIENT_CHECK_MS} "
+               "-c plan_cache_mode=force_custom_plan")
     return create_engine(url, echo=echo, pool_pre_ping=True,
-                         connect_args={"options": options})
+                         connect_args={"options": options, "connect_timeout": CONNECT_TIMEOUT_S})
 
 
 def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
@@ -92,6 +106,33 @@ def writer(engine: Engine) -> Engine:
     return engine.execution_options(sqlite_begin_immediate=True)
 
 
+def begin_writing(session: Session) -> None:
+    """Take SQLite's write lock now, before the first write of a session that began as a
+    reader (`reads_first`, or `session_scope(write=False)`), so that a long check before
+    it held no lock. The read transaction ends (a temporary table stays: it belongs to
+    the connection) and a `BEGIN IMMEDIATE` one begins on the same connection, queueing
+    behind other writers for up to the busy timeout; the session's commit or rollback
+    ends it. Nothing to do on PostgreSQL, where a statement locks only the rows it
+    writes, or when the session took the lock at BEGIN."""
+    connection = session.connection()
+    transaction = session.get_transaction()
+    if connection.dialect.name != "sqlite" or session.info.get("writing") is transaction \
+            or connection.get_execution_options().get("sqlite_begin_immediate"):
+        return
+    connection.exec_driver_sql("COMMIT")
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    session.info["writing"] = transaction  # a second call in this transaction: nothing
+
+
+def reads_first(view):
+    """Mark a write route that reads and checks at length before it writes (a file
+    import): its request's session begins as a reader, so other writers are not held up
+    meanwhile, and the route takes the write lock with `begin_writing` just before it
+    writes (a dry run never does)."""
+    view.reads_first = True
+    return view
+
+
 @contextmanager
 def session_scope(engine: Engine, *, write: bool = True) -> Iterator[Session]:
     """A session for CLI work: commit once at the end, roll back on any error."""
@@ -113,22 +154,30 @@ def get_engine() -> Engine:
 def get_session(*, write: bool | None = None) -> Session:
     """The request's session, opened on first use.
 
-    Requests with a write method take the write lock at BEGIN; a GET that must write
-    (an audit entry, say) asks for `write=True` before its first query.
+    Requests with a write method take the write lock at BEGIN, unless their route
+    `reads_first`; a GET that must write (an audit entry, say) asks for `write=True`
+    before its first query.
     """
     session: Session | None = g.get("db_session")
     if session is None:
-        wants_write = write if write is not None else request.method in WRITE_METHODS
+        wants_write = write if write is not None else (
+            request.method in WRITE_METHODS and not _reads_first())
         engine = get_engine()
         session = Session(writer(engine) if wants_write else engine, expire_on_commit=False)
         g.db_session = session
     return session
 
 
+def _reads_first() -> bool:
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    return getattr(view, "reads_first", False)
+
+
 def init_app(app: Flask) -> None:
     engine = make_engine(
         app.config["DATABASE_URL"],
         lock_timeout_ms=app.config["LOCK_TIMEOUT_MS"],
+        statement_timeout_ms=app.config["STATEMENT_TIMEOUT_MS"],
         echo=app.config["SQL_ECHO"],
     )
     app.extensions["service_portal.engine"] = engine
@@ -197,6 +246,7 @@ def bulk_insert(connection: Connection, table: str, columns: tuple[str, ...],
     sql = (f"INSERT INTO {table} ({', '.join(columns)}) "
            f"VALUES ({', '.join([marker] * len(columns))})")
     connection.exec_driver_sql(sql, rows)
+    advance_id_sequence(connection, table, columns, rows)
 
 
 def driver_timestamp(connection: Connection, moment: datetime):
@@ -239,6 +289,22 @@ def copy_rows(connection: Connection, table: str, columns: tuple[str, ...],
                 copy.write_row(row)
     finally:
         cursor.close()
+    advance_id_sequence(connection, table, columns, rows)
+
+
+def advance_id_sequence(connection: Connection, table: str, columns: tuple[str, ...],
+                        rows: list[tuple]) -> None:
+    """After rows went in with explicit ids, move the table's id sequence (PostgreSQL)
+    past them, so that the next row made without an id gets a free one. Never moves it
+    back: `nextval` in the same statement covers ids handed out meanwhile. SQLite needs
+    nothing: it numbers new rows after the largest id there is."""
+    if connection.dialect.name != "postgresql" or "id" not in columns or not rows:
+        return
+    at = columns.index("id")
+    written = max(row[at] for row in rows)
+    connection.exec_driver_sql(
+        "SELECT setval(pg_get_serial_sequence(%s, 'id'), "
+        "GREATEST(%s, nextval(pg_get_serial_sequence(%s, 'id'))))", (table, written, table))
 
 
 def id_in(dialect_name: str, column: str) -> str:

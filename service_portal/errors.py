@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
+from flask.globals import request_ctx
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
@@ -107,6 +108,10 @@ def render_error(status: int, payload: dict[str, Any], headers: dict[str, str] |
     """The one place an error becomes a response."""
     if wants_json():
         response = jsonify(payload)
+    elif request_ctx.url_adapter is None:
+        # A Host outside TRUSTED_HOSTS: no address on this site can be built for it, so
+        # the page is the message alone.
+        response = Response(payload["error"]["message"], mimetype="text/plain")
     else:
         response = Response(
             render_template("error.html", status=status, error=payload["error"]),
@@ -152,18 +157,20 @@ def init_app(app: Flask) -> None:
         headers = {}
         if status == 405 and exc.valid_methods:
             headers["Allow"] = ", ".join(exc.valid_methods)
-        retry_after = getattr(exc, "retry_after", None) or (
-            exc.response.headers.get("Retry-After") if exc.response is not None else None
-        )
-        if retry_after:
-            headers["Retry-After"] = str(retry_after)
+        if status == 429:
+            from .security import retry_after_seconds
+
+            headers["Retry-After"] = str(retry_after_seconds())
         return render_error(status, _http_payload(status), headers)
 
     @app.errorhandler(Exception)
     def _server_error(exc: Exception):
         original = getattr(exc, "original_exception", None) or exc
-        if isinstance(original, OperationalError) and _is_lock_timeout(original):
-            return render_error(503, _http_payload(503), {"Retry-After": "1"})
+        retry = retry_after(original)
+        if retry is not None:
+            log.warning("database unavailable on %s %s: %s", request.method, request.path,
+                        str(original).splitlines()[0])
+            return render_error(503, _http_payload(503), {"Retry-After": str(retry)})
         if isinstance(original, DataError):
             # A value the database cannot hold (the checks in front should have caught it):
             # the request is at fault, and the transaction is rolled back all the same.
@@ -176,9 +183,34 @@ def init_app(app: Flask) -> None:
         return render_error(500, payload)
 
 
-def _is_lock_timeout(exc: OperationalError) -> bool:
-    """A lock waited for too long (SQLite's busy timeout, PostgreSQL's `lock_timeout`),
-    or a transaction the database gave up to let another one through: try again."""
-    text = str(exc.orig).lower()
-    return any(sign in text for sign in ("database is locked", "could not serialize",
-                                         "deadlock", "lock timeout"))
+#: SQLSTATE classes and codes after which the same request may succeed soon, with the
+#: seconds to suggest: a lock or a serialisation conflict clears at once; a statement cut
+#: short by `statement_timeout`, a server shutting down or a lost connection later.
+_RETRY_SQLSTATES = {"55P03": 1, "40001": 1, "40P01": 1, "57014": 5, "57P01": 5, "57P02": 5,
+                    "57P03": 5, "08": 5}
+#: SQLite's messages for the same: busy beyond its timeout; the file unreachable.
+_RETRY_SQLITE = {"database is locked": 1, "unable to open database file": 5,
+                 "disk i/o error": 5}
+
+
+def retry_after(exc: BaseException) -> int | None:
+    """Seconds after which a request that failed with `exc` may succeed (a lock waited
+    for too long, a statement timed out, the database unreachable), or None for an
+    error that retrying will not cure. `exc` is SQLAlchemy's OperationalError or the
+    driver's own (the search index uses driver connections)."""
+    if isinstance(exc, OperationalError):
+        if exc.connection_invalidated:
+            return 5
+        orig = exc.orig
+    elif type(exc).__name__ == "OperationalError" and type(exc).__module__.split(".")[0] in (
+            "psycopg", "sqlite3"):
+        orig = exc
+    else:
+        return None
+    sqlstate = getattr(orig, "sqlstate", None)
+    if sqlstate:
+        return _RETRY_SQLSTATES.get(sqlstate, _RETRY_SQLSTATES.get(sqlstate[:2]))
+    if type(orig).__module__.startswith("psycopg"):
+        return 5  # psycopg gives no SQLSTATE when it cannot reach the server at all
+    text = str(orig).lower()
+    return next((seconds for sign, seconds in _RETRY_SQLITE.items() if sign in text), None)

@@ -23,6 +23,35 @@ _ASCII_INT = re.compile(r"[0-9]{1,9}")
 _ASCII_DECIMAL = re.compile(r"([0-9]{1,10})(?:[.,]([0-9]{1,2}))?")
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
 _SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+# C0 and C1 control characters and DEL: a terminal or log viewer acts on them (ESC starts
+# an escape sequence, BEL rings) and no name needs one. One line of text also refuses
+# line and paragraph separators; a text block keeps tab, CR and LF (a textarea sends CRLF).
+_CONTROL_IN_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_IN_BLOCK = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+class Refused(ValueError):
+    """A value refused with a message written (and translated) for the person who typed
+    it, so that a schema error may show it as it is."""
+
+
+def is_single_line(value: str) -> bool:
+    """True for text without control characters, tabs or line breaks."""
+    return _CONTROL_IN_LINE.search(value) is None
+
+
+def single_line_text(value: str) -> str:
+    """A name or other one-line text: no control characters, tabs or line breaks."""
+    if not is_single_line(value):
+        raise Refused(_("Control characters and line breaks are not allowed here."))
+    return value
+
+
+def multi_line_text(value: str) -> str:
+    """A description or note: line breaks and tabs, but no other control characters."""
+    if _CONTROL_IN_BLOCK.search(value):
+        raise Refused(_("Control characters are not allowed here."))
+    return value
 
 
 def country(value: str) -> str:
@@ -75,7 +104,7 @@ def phone_e164(value: str, region: str | None) -> str:
 
 def email(value: str) -> str:
     text = value.strip()
-    if len(text) > 254 or not _EMAIL.fullmatch(text):
+    if len(text) > 254 or not _EMAIL.fullmatch(text) or _CONTROL_IN_LINE.search(text):
         raise ValueError(_("Not a valid email address: %(value)s", value=value))
     local, domain = text.rsplit("@", 1)
     return f"{local}@{domain.lower()}"
@@ -85,7 +114,8 @@ def web_link(value: str) -> str:
     """Links from data are http(s) only, so a `javascript:` URL never reaches a page."""
     text = value.strip()
     parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.netloc or len(text) > 300:
+    if parts.scheme not in ("http", "https") or not parts.netloc or len(text) > 300 \
+            or _CONTROL_IN_LINE.search(text):
         raise ValueError(_("Not a web address starting with http:// or https://: %(value)s",
                            value=value))
     return text

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import UnsupportedMediaType
 
 from .errors import BadParameter, Invalid
+from .fields import Refused
 
 MAX_DEPTH = 8
 MAX_JSON_BYTES = 2 * 1024 * 1024
@@ -58,6 +59,9 @@ def _depth(value, level: int = 0) -> int:
 def error_message(err: dict) -> str:
     """A translated sentence for the common pydantic error kinds."""
     kind = err.get("type", "")
+    refused = (err.get("ctx") or {}).get("error")
+    if isinstance(refused, Refused):  # a shared field check's own translated words
+        return str(refused)
     if kind == "extra_forbidden":
         return _("This field is not accepted here.")
     if kind == "missing":

@@ -8,13 +8,13 @@ from .cases.models import Case, CaseBulletin, CaseEvent
 from .catalog.models import Brand, Service, VehicleModel
 from .parts.models import Part, PartFitment, Stock, StockUpload
 from .shops.models import Organization, Shop, ShopBrand, ShopLanguage, ShopService
-from .users.models import ApiToken, User, UserSession
+from .users.models import ApiToken, LoginFailure, User, UserSession
 
 metadata = SQLModel.metadata
 
 __all__ = [
     "ApiToken", "AuditEntry", "Brand", "Bulletin", "BulletinCountry", "BulletinModel",
-    "BulletinText", "Case", "CaseBulletin", "CaseEvent", "Organization", "Part", "PartFitment",
-    "Service", "Shop", "ShopBrand", "ShopLanguage", "ShopService", "Stock", "StockUpload",
-    "User", "UserSession", "VehicleModel", "metadata",
+    "BulletinText", "Case", "CaseBulletin", "CaseEvent", "LoginFailure", "Organization", "Part",
+    "PartFitment", "Service", "Shop", "ShopBrand", "ShopLanguage", "ShopService", "Stock",
+    "StockUpload", "User", "UserSession", "VehicleModel", "metadata",
 ]

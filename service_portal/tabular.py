@@ -3,23 +3,39 @@
 CSV must be UTF-8 (a BOM is fine), comma- or semicolon-separated as Excel writes it in
 many locales. XLSX is read by openpyxl in read-only mode, after checking the archive's
 declared sizes so that a small file that unpacks to gigabytes is refused in milliseconds.
+Uploads are read within a `Budget` (rows, blank ones included; cells; shared strings;
+wall time), counted as the file is read: a file that would cost more is refused with a
+422 naming the limit it passed, before it can tie up a web worker.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
+import time
 import zipfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any, BinaryIO
 
+from flask import Response, send_file
 from flask_babel import gettext as _
 
 from .errors import Invalid
+from .i18n import format_number
 
+#: Rows after the header, blank ones included (an upload; the command line has none).
 MAX_ROWS = 100_000
+#: Cells of an upload, blank ones included: a row counts as wide as its last cell or as
+#: the header, whichever is wider (each costs that much to read).
+MAX_CELLS = 2_000_000
+#: Shared strings (the distinct texts of an XLSX): openpyxl loads them all before the
+#: first row, and 122 KB of XLSX can hold millions.
+MAX_SHARED_STRINGS = 300_000
 MAX_XLSX_UNPACKED_BYTES = 50 * 1024 * 1024
+#: A part openpyxl reads whole rather than streaming (styles, workbook, properties).
+MAX_XLSX_PART_BYTES = 5 * 1024 * 1024
 MAX_XLSX_MEMBERS = 200
 MAX_CELL_CHARS = 2000
 
@@ -83,19 +99,70 @@ class Table:
     rows: Iterator[tuple[int, dict[str, str]]]
 
 
+class Budget:
+    """What reading one file may cost: rows after the header and cells (blank ones
+    included, since they cost as much to read), shared strings, and seconds of wall time
+    from the start of the reading until its last row was consumed (None: no limit).
+
+    Each is counted as the file is read; the first one passed ends the reading with a
+    422 naming it, so nothing of the file is stored."""
+
+    def __init__(self, *, rows: int | None, cells: int | None, shared_strings: int | None,
+                 seconds: float | None) -> None:
+        self.max_rows, self.max_cells = rows, cells
+        self.max_shared_strings, self.seconds = shared_strings, seconds
+        self.deadline = None if seconds is None else time.monotonic() + seconds
+        self.rows = self.cells = 0
+
+    def add_row(self, cells: int) -> None:
+        """Count one row of `cells` cells (0 for a blank row)."""
+        self.rows += 1
+        self.cells += cells
+        if self.max_rows is not None and self.rows > self.max_rows:
+            raise over_limit("rows", self.max_rows, _(
+                "The file has more than %(max)s rows (blank rows count too).",
+                max=format_number(self.max_rows)))
+        if self.max_cells is not None and self.cells > self.max_cells:
+            raise over_limit("cells", self.max_cells, _(
+                "The file has more than %(max)s cells (empty cells count too).",
+                max=format_number(self.max_cells)))
+        self.check_time()
+
+    def limits_anything(self) -> bool:
+        return any(limit is not None for limit in (self.max_rows, self.max_cells,
+                                                   self.max_shared_strings, self.seconds))
+
+    def check_time(self) -> None:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise over_limit("seconds", self.seconds, _(
+                "Reading the file took longer than %(max)s seconds. Split it into smaller "
+                "files and try again.", max=format_number(self.seconds)))
+
+
+def over_limit(limit: str, value: float, message: str) -> Invalid:
+    """The 422 of a file that passed one limit of its `Budget` (`limit` names it)."""
+    return Invalid(message, code=f"too_many_{limit}" if limit != "seconds" else "too_slow",
+                   field="file", details=[{"limit": limit, "max": value}])
+
+
 def read_table(data: bytes | BinaryIO, filename: str = "", *,
-               max_rows: int | None = MAX_ROWS) -> Table:
+               max_rows: int | None = MAX_ROWS, seconds: float | None = None) -> Table:
     """Parse CSV or XLSX, given as bytes or as a binary file open for reading (XLSX
     recognised by its zip signature or name). A CSV file is read as its rows are consumed,
-    never whole. Uploads keep the default row limit; the command line passes None."""
+    never whole. Uploads keep the default limits (rows, cells, shared strings) and pass
+    their wall-time budget in `seconds`; the command line passes `max_rows=None`, which
+    lifts all three (it keeps the archive checks)."""
+    limited = max_rows is not None
+    budget = Budget(rows=max_rows, cells=MAX_CELLS if limited else None,
+                    shared_strings=MAX_SHARED_STRINGS if limited else None, seconds=seconds)
     if isinstance(data, bytes | bytearray):
         head, source = bytes(data[:4]), io.BytesIO(data)
     else:
         head, source = data.read(4), data
         source.seek(0)
     if head == b"PK\x03\x04" or filename.lower().endswith(".xlsx"):
-        return _read_xlsx(source.read(), max_rows)  # size-checked before it is opened
-    return _read_csv(source, max_rows)
+        return _read_xlsx(source.read(), budget)  # size-checked before it is opened
+    return _read_csv(source, budget)
 
 
 def require_columns(table: Table, required: tuple[str, ...]) -> None:
@@ -105,7 +172,7 @@ def require_columns(table: Table, required: tuple[str, ...]) -> None:
                       code="missing_columns", details=missing)
 
 
-def _read_csv(source: BinaryIO, max_rows: int | None) -> Table:
+def _read_csv(source: BinaryIO, budget: Budget) -> Table:
     """Rows decode as they are read: a large file is never held whole, nor twice."""
     first_line = source.readline()
     source.seek(0)
@@ -128,14 +195,13 @@ def _read_csv(source: BinaryIO, max_rows: int | None) -> Table:
     width, named = len(columns), all(columns)
 
     def rows() -> Iterator[tuple[int, dict[str, str]]]:
-        count = 0
+        counted = budget.limits_anything()  # the command line's millions skip the count
         try:
             for values in reader:
+                if counted:
+                    budget.add_row(max(len(values), width))
                 if not "".join(values).strip():  # a blank line, spaces only
                     continue
-                count += 1
-                if max_rows is not None and count > max_rows:
-                    raise _too_many_rows(max_rows)
                 # The common row (as wide as the header, short cells, every column
                 # named) needs none of _row_dict's per-cell work: same dict, built in C.
                 if named and len(values) == width \
@@ -163,16 +229,20 @@ def _bad_csv(reader, exc: csv.Error) -> Invalid:
                    code="bad_csv", details=[str(exc)])
 
 
-def _read_xlsx(data: bytes, max_rows: int | None) -> Table:
+def _read_xlsx(data: bytes, budget: Budget) -> Table:
     _check_xlsx_archive(data)
-    from openpyxl import load_workbook
+    from .xlsx import open_workbook
 
     try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        workbook = open_workbook(data, budget)
+    except Invalid:
+        raise
     except Exception:  # openpyxl raises many kinds on a damaged file
-        raise Invalid(_("The spreadsheet could not be read."), code="bad_xlsx") from None
+        raise _bad_xlsx() from None
     try:
         sheet = workbook.worksheets[0]
+        # The sheet's declared <dimension> may be wrong: rows and columns beyond it count.
+        sheet.reset_dimensions()
         rows_iter = sheet.iter_rows(values_only=True)
         header = next(rows_iter, None)
         if not header or not any(header):
@@ -180,15 +250,22 @@ def _read_xlsx(data: bytes, max_rows: int | None) -> Table:
         columns = [str(c or "").strip().lower() for c in header]
         rows: list[tuple[int, dict[str, str]]] = []
         for number, values in enumerate(rows_iter, start=2):
+            budget.add_row(max(len(values), len(columns)))  # blank rows cost as much
             cells = ["" if v is None else _cell_text(v) for v in values]
             if not any(c.strip() for c in cells):
                 continue
             rows.append((number, _row_dict(columns, cells)))
-            if max_rows is not None and len(rows) > max_rows:
-                raise _too_many_rows(max_rows)
+    except Invalid:
+        raise
+    except Exception:  # a damaged sheet shows only as its rows are read
+        raise _bad_xlsx() from None
     finally:
         workbook.close()
     return Table(columns, iter(rows))
+
+
+def _bad_xlsx() -> Invalid:
+    return Invalid(_("The spreadsheet could not be read."), code="bad_xlsx")
 
 
 def _check_xlsx_archive(data: bytes) -> None:
@@ -197,7 +274,7 @@ def _check_xlsx_archive(data: bytes) -> None:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             members = archive.infolist()
     except (zipfile.BadZipFile, ValueError):
-        raise Invalid(_("The spreadsheet could not be read."), code="bad_xlsx") from None
+        raise _bad_xlsx() from None
     unpacked = sum(m.file_size for m in members)
     if len(members) > MAX_XLSX_MEMBERS or unpacked > MAX_XLSX_UNPACKED_BYTES:
         raise Invalid(
@@ -217,21 +294,32 @@ def _row_dict(columns: list[str], values: list[str]) -> dict[str, str]:
             for i, c in enumerate(columns) if c}
 
 
-def _too_many_rows(limit: int) -> Invalid:
-    return Invalid(_("The file has more than %(max)s rows.", max=limit), code="too_many_rows")
-
-
 # --- Exports --------------------------------------------------------------------------
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: Where a spreadsheet may start a cell: the start of the text, and after any character
+#: Excel may split a CSV line on (`,`; `;` in German, French, Spanish, Italian or Dutch
+#: Excel; tab; a line break). A formula starts with `=`, `+`, `-` or `@` (OWASP's list,
+#: which also names a leading tab or CR), possibly after spaces or a quote.
+_FORMULA_AT = re.compile(r"(?:^|(?<=[,;\t\r\n]))(?=[ \"]*[=+\-@\t\r\n])")
 
 
 def neutralise(value: Any) -> Any:
-    """A cell a spreadsheet will not run: text starting like a formula gets a leading
-    apostrophe (OWASP's CSV injection advice). Numbers stay numbers."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
+    """A cell a spreadsheet will not run, however it splits the line: wherever a cell may
+    start, text that looks like a formula gets an apostrophe in front (OWASP's CSV
+    injection advice), so `x;=HYPERLINK(...)` becomes `x;'=HYPERLINK(...)`. Numbers stay
+    numbers."""
+    if isinstance(value, str):
+        return _FORMULA_AT.sub("'", value)
     return value
+
+
+def download(body: bytes, filename: str, mimetype: str) -> Response:
+    """An attachment named `filename` in any script: werkzeug writes an ASCII `filename`
+    and, for other names, `filename*=UTF-8''...` (RFC 6266 and 5987). Characters no file
+    name holds (control characters, slashes) become `_`."""
+    name = re.sub(r"[\x00-\x1f\x7f-\x9f/\\]", "_", filename)
+    return send_file(io.BytesIO(body), mimetype=mimetype, as_attachment=True,
+                     download_name=name)
 
 
 def to_csv(columns: list[str], rows: list[list[Any]]) -> bytes:

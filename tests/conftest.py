@@ -21,6 +21,9 @@ from service_portal.models import metadata
 from service_portal.security import limiter
 
 PG_URL = os.environ.get("PORTAL_TEST_DATABASE_URL")
+#: Passwords are hashed cheaply in tests (as warehouse's factories do); a test that times
+#: sign-ins sets costlier parameters of its own.
+CHEAP_ARGON2 = {"ARGON2_TIME_COST": 1, "ARGON2_MEMORY_KIB": 1024, "ARGON2_PARALLELISM": 1}
 
 
 @pytest.fixture(scope="session")
@@ -67,7 +70,7 @@ def make_app(database_url):
 
     def build(**config):
         app = create_app({"DATABASE_URL": database_url, "TESTING": True, "LOCAL_DEMO": True,
-                          "SECRET_KEY": "test-" + "x" * 40, **config})
+                          "SECRET_KEY": "test-" + "x" * 40, **CHEAP_ARGON2, **config})
         if "RATELIMIT_STORAGE_URI" not in config:
             with app.app_context():
                 limiter.reset()  # in-memory counters are per process; start with none

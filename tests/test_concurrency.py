@@ -95,6 +95,7 @@ def test_concurrent_case_changes_let_exactly_one_win_and_notes_all_land(server, 
                                   "service": "hv-battery", "consent": True,
                                   "description": "Warning light on the dashboard."}))
     reference = json.loads(conn.getresponse().read())["reference"]
+    conn.close()
     path = f"/api/v1/cases/{reference}"
     priorities = ["low", "high", "urgent"] * 10
     with ThreadPoolExecutor(max_workers=12) as pool:
@@ -107,7 +108,9 @@ def test_concurrent_case_changes_let_exactly_one_win_and_notes_all_land(server, 
         conn.request("POST", f"{path}/notes", body=json.dumps({"body": f"note {n}"}),
                      headers={"Authorization": f"Bearer {token}",
                               "Content-Type": "application/json"})
-        return conn.getresponse().status
+        status = conn.getresponse().status
+        conn.close()
+        return status
 
     with ThreadPoolExecutor(max_workers=12) as pool:
         assert set(pool.map(note, range(40))) == {201}

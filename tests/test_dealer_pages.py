@@ -163,7 +163,7 @@ def test_dealer_pages_need_a_dealer(client, world, make):
     assert client.get("/dealer/").status_code == 403
 
 
-def test_sign_in_is_rate_limited_per_account(make_app, world):
+def test_sign_in_is_rate_limited_per_address(make_app, world):
     client = make_app(LOGIN_RATE_LIMIT="3 per minute").test_client()
     for _ in range(3):
         assert sign_in(client, "alpha@dealer.example", "wrong password!").status_code == 401

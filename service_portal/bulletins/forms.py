@@ -24,6 +24,7 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Optional
 
+from .. import fields
 from ..config import SUPPORTED_LOCALES
 from ..vocabulary import BULLETIN_KINDS as BULLETIN_KINDS_LABELS
 from ..vocabulary import SEVERITIES as SEVERITY_LABELS
@@ -134,6 +135,8 @@ def _message(err: dict) -> str:
         return _("Must be %(max)s or earlier.", max=ctx.get("le"))
     if kind == "too_long":
         return _("Too many values.")
+    if kind == "value_error" and isinstance(ctx.get("error"), fields.Refused):
+        return str(ctx["error"])
     if kind == "value_error" and isinstance(ctx.get("error"), ValueError) and loc[0] != "texts":
         return str(ctx["error"])  # the shared field checks raise translated messages
     return _("Not a valid value.")

@@ -18,6 +18,16 @@ class BulletinTextIn(BaseModel):
     summary: str = Field(min_length=1, max_length=2000)
     body: str = Field(min_length=1, max_length=20000)
 
+    @field_validator("title")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        return fields.single_line_text(value)
+
+    @field_validator("summary", "body")
+    @classmethod
+    def _text_block(cls, value: str) -> str:
+        return fields.multi_line_text(value)
+
 
 class BulletinIn(BaseModel):
     """CONTRACT section 6: the bulletin JSON with `texts` per locale (English required)."""

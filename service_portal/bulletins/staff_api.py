@@ -13,15 +13,13 @@ from ..db import get_session
 from ..errors import Conflict, Invalid, NotFound
 from ..jsonbody import json_body
 from ..params import refuse_unknown
-from ..parts.dealer_api import failed_auth, token_failure_limit
-from ..security import actor_label, limiter, token_required
+from ..security import actor_label, token_required
 from .models import Bulletin
 from .queries import bulletin_detail, bulletin_source
 from .schemas import BulletinIn
 from .services import upsert_bulletin
 
 bp = Blueprint("bulletins_staff_api", __name__, url_prefix="/api/v1")
-limiter.limit(token_failure_limit, deduct_when=failed_auth, scope="token-auth")(bp)
 
 
 @bp.post("/bulletins")

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
 
 from ..db import get_session
 from ..security import holds_personal_data, role_required
+from ..tabular import download
 from .forms import PrivacyForm
 from .services import erase_owner, export_owner
 
@@ -39,10 +40,8 @@ def privacy():
             flash(_erased_message(len(references)), "success")
             return redirect(url_for(".privacy"))
         data = export_owner(session, email, actor_id=user.id, actor_label=user.email)
-        return Response(json.dumps(data, ensure_ascii=False, indent=2),
-                        mimetype="application/json",
-                        headers={"Content-Disposition":
-                                 'attachment; filename="owner-data.json"'})
+        return download(json.dumps(data, ensure_ascii=False, indent=2).encode(),
+                        "owner-data.json", "application/json")
     return render_template("staff/privacy.html", form=form), 422 if form.errors else 200
 
 

@@ -13,12 +13,6 @@ from .models import CASE_STATUSES, PRIORITIES
 _Text = Annotated[str, StringConstraints(strip_whitespace=True)]
 
 
-def _no_controls(value: str) -> str:
-    if any(ord(ch) < 32 and ch not in "\n\r\t" or ord(ch) == 127 for ch in value):
-        raise ValueError("control characters are not allowed")
-    return value
-
-
 class CaseRequest(BaseModel):
     """An owner's request for help. `phone` is checked for `country` and kept in E.164;
     `vin` or `model` says which car; `consent` must be true."""
@@ -39,10 +33,15 @@ class CaseRequest(BaseModel):
     locale: str | None = Field(default=None, max_length=10)
     consent: Literal[True]
 
-    @field_validator("name", "description", "place")
+    @field_validator("name", "place")
     @classmethod
-    def _plain_text(cls, value: str | None) -> str | None:
-        return _no_controls(value) if value else value
+    def _one_line(cls, value: str | None) -> str | None:
+        return fields.single_line_text(value) if value else value
+
+    @field_validator("description")
+    @classmethod
+    def _text_block(cls, value: str) -> str:
+        return fields.multi_line_text(value)
 
     @field_validator("email")
     @classmethod
@@ -91,8 +90,8 @@ class NoteIn(BaseModel):
 
     @field_validator("body")
     @classmethod
-    def _plain_text(cls, value: str) -> str:
-        return _no_controls(value)
+    def _text_block(cls, value: str) -> str:
+        return fields.multi_line_text(value)
 
 
 class PrivacyRequest(BaseModel):

@@ -11,8 +11,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 from ..db import get_session, utcnow
 from ..jsonbody import json_body
 from ..params import refuse_unknown
-from ..parts.dealer_api import failed_auth, token_failure_limit
-from ..security import actor_label, holds_personal_data, limiter, token_required
+from ..security import actor_label, holds_personal_data, token_required
 from .queries import case_by_reference, case_document, queue_cases
 from .queue_params import parse_queue_args
 from .schemas import CasePatch, NoteIn, PrivacyRequest
@@ -20,7 +19,6 @@ from .services import add_note, change_case, erase_owner, export_owner
 
 bp = Blueprint("cases_staff_api", __name__, url_prefix="/api/v1")
 holds_personal_data(bp)
-limiter.limit(token_failure_limit, deduct_when=failed_auth, scope="token-auth")(bp)
 
 
 

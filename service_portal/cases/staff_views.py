@@ -29,7 +29,7 @@ from ..parts.schemas import part_number as check_part_number
 from ..search import SearchParams, search
 from ..security import holds_personal_data, role_required
 from ..shops.models import Shop
-from ..tabular import to_csv
+from ..tabular import download, to_csv
 from ..users.models import User
 from ..vocabulary import CASE_PRIORITIES, CASE_STATUSES, label
 from . import charts
@@ -157,8 +157,7 @@ def export():
              c["shop"]["name"] if c["shop"] else "", c["assignee"] or "", c["created_at"],
              c["sla_due"], c["sla_breached"], c["resolved_at"] or "", c["closed_at"] or ""]
             for c in cases]
-    return Response(to_csv(EXPORT_COLUMNS, rows), mimetype="text/csv",
-                    headers={"Content-Disposition": 'attachment; filename="cases.csv"'})
+    return download(to_csv(EXPORT_COLUMNS, rows), "cases.csv", "text/csv")
 
 
 def apply_or_flash(action, success: str) -> None:

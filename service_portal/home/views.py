@@ -9,9 +9,9 @@ from werkzeug.datastructures import MultiDict
 
 from ..catalog.queries import vin_mismatch
 from ..db import get_session
-from ..errors import PortalError
+from ..errors import PortalError, retry_after
 from ..search import MAX_RADIUS_KM, app_index, parse_search_args, search
-from ..security import limiter, token_required
+from ..security import limiter, rate_limit_health, token_required
 from ..shops.views import marker
 from .queries import portal_counts, search_choices, vehicle_from_vin
 
@@ -132,7 +132,16 @@ def page_link(**changes) -> str:
 def healthz():
     """For load balancers: answers 200 only when the database answers. With `detail=1`
     and a staff or admin token, also this process's search index (CONTRACT section 15)."""
-    get_session().execute(text("SELECT 1"))
+    try:
+        get_session().execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001 - anything but an answer means: not healthy
+        seconds = retry_after(exc)
+        if seconds is None:
+            raise
+        response = jsonify({"status": "unavailable"})
+        response.status_code = 503
+        response.headers["Retry-After"] = str(seconds)
+        return response
     if request.args.get("detail") == "1":
         return _health_detail()
     return jsonify({"status": "ok"})
@@ -140,6 +149,7 @@ def healthz():
 
 @token_required("staff", "admin")
 def _health_detail():
-    response = jsonify({"status": "ok", "search_index": app_index().report()})
+    response = jsonify({"status": "ok", "search_index": app_index().report(),
+                        "rate_limits": rate_limit_health()})
     response.headers["Cache-Control"] = "no-store"
     return response

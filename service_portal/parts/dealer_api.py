@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, current_app, g, jsonify, request
 from flask_babel import gettext as _
 
-from ..db import get_session
+from ..db import get_session, reads_first
 from ..errors import BadParameter, NotFound
 from ..jsonbody import json_body
 from ..params import refuse_unknown, single
-from ..security import actor_label, limiter, token_required
+from ..security import actor_label, token_required
 from ..shops.models import Shop
 from ..shops.queries import organization_shop
 from ..tabular import read_table
@@ -18,19 +18,6 @@ from .schemas import StockPatchIn, StockPutIn, part_number
 from .services import adjust_stock, import_stock, put_stock, set_stock
 
 bp = Blueprint("dealer_stock_api", __name__, url_prefix="/api/v1/dealer")
-
-
-def failed_auth(response) -> bool:
-    return response.status_code == 401
-
-
-def token_failure_limit() -> str:
-    return current_app.config["TOKEN_FAILURE_LIMIT"]
-
-
-# Failed token attempts are limited per client address (only 401s count); counters are
-# shared through Redis when RATELIMIT_STORAGE_URI points there.
-limiter.limit(token_failure_limit, deduct_when=failed_auth, scope="token-auth")(bp)
 
 
 def own_shop(shop_id: int) -> Shop:
@@ -87,17 +74,20 @@ def patch_stock(shop_id: int, number: str):
 
 
 @bp.post("/shops/<id:shop_id>/stock/import")
+@reads_first
 @token_required("dealer")
 def import_file(shop_id: int):
-    """A CSV or XLSX upload: 200 with counts, or 422 listing every bad row; `dry_run=true`
-    checks without storing. Rows for other shops must be this organisation's."""
+    """A CSV or XLSX upload: 200 with counts, or 422 listing every bad row or naming the
+    reading limit it passed; `dry_run=true` checks without storing (nor taking the write
+    lock). Rows for other shops must be this organisation's."""
     shop = own_shop(shop_id)
     refuse_unknown(request.args, ("dry_run",))
     upload = request.files.get("file")
     if upload is None:
         raise BadParameter(_("Attach the file as the multipart field “file”."), field="file")
     dry_run = (single(request.args, "dry_run") or request.form.get("dry_run", "")) == "true"
-    table = read_table(upload.read(), upload.filename or "")
+    table = read_table(upload.read(), upload.filename or "",
+                       seconds=current_app.config["IMPORT_PARSE_SECONDS"])
     explicit = "shop_external_id" not in table.columns
     counts = import_stock(get_session(), table,
                           shop_external_id=shop.external_id if explicit else None,

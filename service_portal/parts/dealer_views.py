@@ -3,26 +3,34 @@ commit), export, low stock and a part's stock history. Own organisation's shops 
 
 from __future__ import annotations
 
-import secrets
 from datetime import timedelta
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import delete, select
 
 from ..audit.models import AuditEntry
-from ..db import get_session, utcnow
+from ..db import begin_writing, get_session, reads_first, utcnow
 from ..errors import PortalError
 from ..security import role_required
 from ..shops.models import Shop
 from ..shops.queries import organization_shop
-from ..tabular import ImportFailed, read_table, to_csv, to_xlsx
+from ..tabular import ImportFailed, download, read_table, to_csv, to_xlsx
 from .forms import CommitForm, StockLineForm, UploadForm
 from .models import StockUpload
 from .queries import shop_stock
 from .schemas import part_number
-from .services import import_stock, set_stock
+from .services import import_stock, keep_upload, set_stock
 
 bp = Blueprint("dealer", __name__, url_prefix="/dealer")
 UPLOAD_TTL = timedelta(hours=1)
@@ -86,10 +94,11 @@ def edit_line(shop_id: int, number: str):
 
 
 @bp.post("/shops/<id:shop_id>/stock/upload")
+@reads_first
 @dealer_required
 def upload(shop_id: int):
     """Check the file and show what it would change, or every bad row; nothing is stored
-    until the dealer commits the preview."""
+    until the dealer commits the preview (the file is kept for that: `keep_upload`)."""
     shop = own_shop(shop_id)
     form = UploadForm()
     if not form.validate_on_submit():
@@ -107,15 +116,16 @@ def upload(shop_id: int):
         return render_template("dealer/preview.html", shop=shop, errors=[],
                                message=str(exc.message or exc.default_message),
                                counts=None), exc.status
-    session.execute(delete(StockUpload).where(StockUpload.created_at < utcnow() - UPLOAD_TTL))
-    token = secrets.token_urlsafe(24)
-    session.add(StockUpload(token=token, user_id=current_user.user.id, shop_id=shop.id,
-                            filename=filename, data=data))
+    begin_writing(session)
+    token = keep_upload(session, user_id=current_user.user.id, shop_id=shop.id,
+                        filename=filename, data=data, ttl=UPLOAD_TTL,
+                        max_upload_bytes=current_app.config["MAX_CONTENT_LENGTH"])
     return render_template("dealer/preview.html", shop=shop, errors=[], counts=counts,
                            token=token, filename=filename, commit_form=CommitForm())
 
 
 @bp.post("/shops/<id:shop_id>/stock/upload/<token>")
+@reads_first
 @dealer_required
 def commit_upload(shop_id: int, token: str):
     shop = own_shop(shop_id)
@@ -134,14 +144,18 @@ def commit_upload(shop_id: int, token: str):
         session.rollback()
         flash(str(exc.message or exc.default_message), "error")
         return redirect(url_for(".stock", shop_id=shop.id)), 303
-    session.delete(pending)
+    # Under the write lock the import took: of two clicks on one preview, one imports.
+    if not session.execute(delete(StockUpload).where(StockUpload.id == pending.id)).rowcount:
+        session.rollback()
+        flash(_("This preview has expired; upload the file again."), "error")
+        return redirect(url_for(".stock", shop_id=shop.id)), 303
     flash(_("Imported: %(created)s new, %(updated)s changed lines.", created=counts["created"],
             updated=counts["updated"]), "info")
     return redirect(url_for(".stock", shop_id=shop.id)), 303
 
 
 def _import(session, shop: Shop, data: bytes, filename: str, *, dry_run: bool) -> dict:
-    table = read_table(data, filename)
+    table = read_table(data, filename, seconds=current_app.config["IMPORT_PARSE_SECONDS"])
     per_shop = "shop_external_id" in table.columns
     return import_stock(session, table, shop_external_id=None if per_shop else shop.external_id,
                         dry_run=dry_run, organization_id=shop.organization_id)
@@ -158,8 +172,7 @@ def export(shop_id: int, kind: str):
     else:
         body = to_xlsx(EXPORT_COLUMNS, rows)
         mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    return Response(body, mimetype=mimetype,
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return download(body, name, mimetype)
 
 
 @bp.get("/shops/<id:shop_id>/stock/<path:number>/history")

@@ -66,7 +66,8 @@ def parse_part_row(number: int, row: dict[str, str], *,
     pn = check("part_number", part_number, required=True)
     brand = check("brand", lambda v: _known(v.lower(), brands, _("Unknown brand: %(value)s")),
                   required=True)
-    name = check("name", lambda v: v if len(v) <= 200 else _too_long(200), required=True)
+    name = check("name", lambda v: fields.single_line_text(v) if len(v) <= 200
+                 else _too_long(200), required=True)
     category = check("category", lambda v: _known(
         v.lower(), PART_CATEGORIES, _("Unknown part category: %(value)s")), required=True)
     successor = check("superseded_by", part_number)

@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, bindparam, delete, insert, or_, update
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from ..catalog.services import brand_ids, model_index
-from ..db import bulk_upsert_returning, copy_rows, driver_mark, driver_timestamp, utcnow
+from ..db import (
+    begin_writing,
+    bulk_upsert_returning,
+    copy_rows,
+    driver_mark,
+    driver_timestamp,
+    utcnow,
+)
 from ..errors import Conflict, Invalid, NotFound
 from ..search.stock import cell_sql
 from ..shops.models import Shop
 from ..tabular import ImportFailed, RowError, Table, require_columns
-from .models import Part, PartFitment, Stock
+from .models import Part, PartFitment, Stock, StockUpload
 from .schemas import (
+    MAX_QTY,
     PART_COLUMNS,
     STOCK_COLUMNS,
     PartInput,
@@ -78,6 +89,7 @@ def import_parts(session: Session, table: Table) -> dict[str, int]:
             "Supersession cycle: %(chain)s", chain=" → ".join(cycle))))
     if errors:
         raise ImportFailed(errors)
+    begin_writing(session)  # the checks above held no write lock
     return _write_parts(session, [p for _n, p in parts], brands, models)
 
 
@@ -154,7 +166,11 @@ def import_stock(session: Session, table: Table, *, shop_external_id: str | None
     (ImportFailed) before `stock` is touched. Otherwise one upsert moves the staged rows
     into `stock` (a dry run only counts what it would do). `replace` removes the stock of
     the named shops that the file does not list. A changed row gets `version + 1`; an
-    unchanged row is not touched."""
+    unchanged row is not touched.
+
+    Only that last step takes the write lock (`begin_writing`): reading and checking the
+    file, and a whole dry run, leave other writers free. A shop or part deleted meanwhile
+    makes it a 409 `catalog_changed` that stores nothing."""
     require_columns(table, STOCK_COLUMNS if shop_external_id
                     else (*STOCK_COLUMNS, "shop_external_id"))
     shops = _ShopIds(session, organization_id)
@@ -218,7 +234,13 @@ def import_stock(session: Session, table: Table, *, shop_external_id: str | None
     if errors:
         stage.drop()
         raise ImportFailed(sorted(errors, key=lambda e: e.row))
-    counts = stage.merge(dry_run=dry_run)
+    if not dry_run:
+        begin_writing(session)
+    try:
+        counts = stage.merge(dry_run=dry_run)
+    except IntegrityError:  # the checked shops or parts are gone: the file needs checking again
+        raise Conflict(_("Shops or parts changed while the file was checked; nothing was "
+                         "imported. Please try again."), code="catalog_changed") from None
     stage.drop()
     if shop_external_id is not None:
         touched.add(shops.get(shop_external_id))
@@ -226,6 +248,43 @@ def import_stock(session: Session, table: Table, *, shop_external_id: str | None
         counts["deleted"] = _remove_unlisted(session, touched, seen, dry_run=dry_run)
     session.flush()
     return counts
+
+
+#: Previews a dealer may keep between upload and commit, and their size together (in
+#: largest uploads): beyond either, a new preview replaces that dealer's oldest ones.
+PREVIEWS_PER_USER = 3
+PREVIEW_UPLOADS_PER_USER = 2
+
+
+def keep_upload(session: Session, *, user_id: int, shop_id: int, filename: str, data: bytes,
+                max_upload_bytes: int, ttl: timedelta) -> str:
+    """Keep an uploaded file between its preview and its commit; returns the token that
+    commits it. Files older than `ttl` go. Each user keeps at most PREVIEWS_PER_USER
+    previews of at most PREVIEW_UPLOADS_PER_USER * `max_upload_bytes` together: the new
+    one replaces that user's oldest beyond either (committing a replaced preview asks for
+    the file again), so a dealer never has to clear old previews, and never holds more."""
+    from ..users.models import User
+
+    session.execute(delete(StockUpload).where(StockUpload.created_at < utcnow() - ttl))
+    # One user's previews are counted one request at a time (PostgreSQL; SQLite's write
+    # lock already does that).
+    session.execute(select(User.id).where(User.id == user_id).with_for_update())
+    kept = session.execute(
+        select(StockUpload.id, func.length(StockUpload.data))
+        .where(StockUpload.user_id == user_id)
+        .order_by(StockUpload.created_at.desc(), StockUpload.id.desc())).all()
+    room, count = PREVIEW_UPLOADS_PER_USER * max_upload_bytes - len(data), 1
+    for index, (_id, size) in enumerate(kept):
+        if count == PREVIEWS_PER_USER or size > room:
+            session.execute(delete(StockUpload).where(
+                StockUpload.id.in_([upload_id for upload_id, _size in kept[index:]])))
+            break
+        room, count = room - size, count + 1
+    token = secrets.token_urlsafe(24)
+    session.add(StockUpload(token=token, user_id=user_id, shop_id=shop_id, filename=filename,
+                            data=data))
+    session.flush()
+    return token
 
 
 class _StockStage:
@@ -416,21 +475,29 @@ def apply_stock(session: Session, rows: list[tuple], *, shop_ids: set[int],
 
 def adjust_stock(session: Session, *, shop_id: int, part_number: str, delta: int,
                  actor: str) -> Stock:
-    """Add `delta` to the stock in one atomic `UPDATE ... WHERE qty + delta >= 0`, so
-    concurrent writers never lose an update; 409 `insufficient_stock` below zero."""
+    """Add `delta` to the stock in one atomic `UPDATE ... WHERE 0 <= qty + delta <= MAX_QTY`,
+    so concurrent writers never lose an update nor pass a bound together; 409
+    `insufficient_stock` below zero, 422 (as for a `qty` too high) above MAX_QTY."""
     from ..audit.services import record
 
     part_id = _part_id(session, part_number)
     # The changed row comes back whole: no second read.
     row = session.scalars(
         update(Stock)
-        .where(Stock.shop_id == shop_id, Stock.part_id == part_id, Stock.qty + delta >= 0)
+        .where(Stock.shop_id == shop_id, Stock.part_id == part_id, Stock.qty + delta >= 0,
+               Stock.qty + delta <= MAX_QTY)
         .values(qty=Stock.qty + delta, version=Stock.version + 1, updated_at=utcnow())
         .returning(Stock),
         execution_options={"synchronize_session": False, "populate_existing": True}).first()
     if row is None:
-        if _stock_row(session, shop_id, part_id) is None:
+        current = _stock_row(session, shop_id, part_id)
+        if current is None:
             raise NotFound(_("This shop has no stock line for %(part)s.", part=part_number))
+        if delta > 0:
+            message = _("At most %(max)s.", max=MAX_QTY)
+            raise Invalid(_("Some fields are missing or invalid."), code="invalid_body",
+                          field="qty_delta", details=[{"field": "qty_delta",
+                                                       "message": message}])
         raise Conflict(_("Not enough in stock for this change."), code="insufficient_stock",
                        field="qty_delta")
     record(session, actor_label=actor, action="stock.adjust", entity_type="stock",

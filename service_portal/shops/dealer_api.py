@@ -7,13 +7,11 @@ from sqlalchemy import select
 
 from ..db import get_session
 from ..params import refuse_unknown
-from ..parts.dealer_api import failed_auth, token_failure_limit
-from ..security import limiter, token_required
+from ..security import token_required
 from .documents import shop_documents
 from .models import Shop
 
 bp = Blueprint("dealer_shops_api", __name__, url_prefix="/api/v1/dealer")
-limiter.limit(token_failure_limit, deduct_when=failed_auth, scope="token-auth")(bp)
 
 
 @bp.get("/shops")

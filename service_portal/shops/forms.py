@@ -32,7 +32,8 @@ def _check(parse):
 
 
 class ShopProfileForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[InputRequired(), Length(max=200)])
+    name = StringField(_l("Name"), validators=[InputRequired(), Length(max=200),
+                                              _check(fields.single_line_text)])
     phone = StringField(_l("Phone"), validators=[Optional(), Length(max=40)])
     email = StringField(_l("Email"), validators=[Optional(), _check(fields.email)])
     website = StringField(_l("Website"), validators=[Optional(), _check(fields.web_link)])

@@ -94,14 +94,14 @@ def parse_shop_row(number: int, row: dict[str, str], *, brands: set[str],
 def _external_id(value: str) -> str:
     if len(value) > 80 or any(c.isspace() for c in value):
         raise ValueError(_("An external id has at most 80 characters and no spaces."))
-    return value
+    return fields.single_line_text(value)
 
 
 def _text(limit: int):
     def parse(value: str) -> str:
         if len(value) > limit:
             raise ValueError(_("At most %(limit)s characters.", limit=limit))
-        return value
+        return fields.single_line_text(value)
     return parse
 
 

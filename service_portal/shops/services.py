@@ -18,7 +18,16 @@ SHOP_FIELDS = ("name", "address", "city", "postal_code", "country", "lat", "lon"
 
 
 def upsert_organizations(session: Session, records: list[dict]) -> tuple[int, int]:
-    """Create or update organisations by slug; returns (created, updated)."""
+    """Create or update organisations by slug; returns (created, updated). A name is one
+    line of text without control characters."""
+    from .. import fields
+    from ..errors import Invalid
+
+    for record in records:
+        try:
+            fields.single_line_text(record["name"])
+        except ValueError as exc:
+            raise Invalid(str(exc), field="name", details=[record["slug"]]) from None
     return upsert_by_key(session, Organization, "slug", records)
 
 

@@ -2,8 +2,11 @@
 
 The session cookie (signed, HttpOnly, SameSite=Lax, Secure outside the local demo) holds
 only a random session id whose SHA-256 names a `user_sessions` row. Signing in makes a
-new id (so an id planted before login is worthless); signing out or idling ends the row,
-so a cookie saved earlier is refused afterwards.
+new id (so an id planted before login is worthless); signing out, idling past the idle
+timeout or outliving the absolute lifetime ends the row, so a cookie saved earlier is
+refused afterwards. The limits are settings: `STAFF_SESSION_IDLE_MINUTES` (staff and
+admins, 30), `SESSION_IDLE_MINUTES` (dealers and owners, 480) and
+`SESSION_LIFETIME_HOURS` (everyone, 12, counted from sign-in; also the cookie's lifetime).
 """
 
 from __future__ import annotations
@@ -12,17 +15,16 @@ import secrets
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from flask import Flask, session
+from flask import Flask, current_app, session
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, UserMixin, login_user, logout_user
 from sqlalchemy import select, update
 
 from ..db import get_engine, session_scope, utcnow
-from ..security import hash_token, verify_password
+from ..fields import is_single_line
+from ..security import hash_password, hash_token, password_needs_rehash, verify_password
 from .models import User, UserSession
 
-STAFF_IDLE = timedelta(minutes=30)
-DEALER_IDLE = timedelta(hours=8)
 TOUCH_EVERY = timedelta(minutes=1)
 
 login_manager = LoginManager()
@@ -44,12 +46,19 @@ class SignedIn(UserMixin):
 
 
 def idle_limit(role: str) -> timedelta:
-    return STAFF_IDLE if role in ("staff", "admin") else DEALER_IDLE
+    """How long a session of `role` lives without a request."""
+    key = "STAFF_SESSION_IDLE_MINUTES" if role in ("staff", "admin") else "SESSION_IDLE_MINUTES"
+    return timedelta(minutes=current_app.config[key])
+
+
+def lifetime() -> timedelta:
+    """How long any session lives after sign-in, however busy."""
+    return timedelta(hours=current_app.config["SESSION_LIFETIME_HOURS"])
 
 
 @login_manager.user_loader
 def _load(session_id: str) -> SignedIn | None:
-    """The user of a live session; an ended or idle one signs the browser out."""
+    """The user of a live session; an ended, idle or too old one signs the browser out."""
     with session_scope(get_engine(), write=False) as db:
         row = db.execute(select(UserSession, User).join(User, User.id == UserSession.user_id)
                          .where(UserSession.token_hash == hash_token(session_id),
@@ -59,7 +68,8 @@ def _load(session_id: str) -> SignedIn | None:
         return None
     user_session, user = row
     now = utcnow()
-    if now - user_session.last_seen_at > idle_limit(user.role):
+    if now - user_session.last_seen_at > idle_limit(user.role) \
+            or now - user_session.created_at > lifetime():
         end_session(session_id)
         return None
     if now - user_session.last_seen_at > TOUCH_EVERY:
@@ -70,12 +80,17 @@ def _load(session_id: str) -> SignedIn | None:
 
 
 def authenticate(db, email: str, password: str) -> User | None:
-    """The active user with this email and password, or None (same answer either way)."""
+    """The active user with this email and password, or None. The answer takes as long
+    whether the account exists, is disabled or has no password: one argon2 check each
+    (`verify_password` checks a dummy hash when there is none). A hash made with other
+    argon2 parameters than the app's is remade, so every check costs the same."""
     user = db.scalars(select(User).where(User.email == email.strip().lower())).first()
-    if user is None or not user.active:
-        verify_password(None, password)
+    if not verify_password(user.password_hash if user else None, password) or not user.active:
         return None
-    return user if verify_password(user.password_hash, password) else None
+    if password_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+        db.add(user)
+    return user
 
 
 def start_session(db, user: User) -> None:
@@ -101,8 +116,11 @@ def end_session(session_id: str | None) -> None:
 
 
 def safe_next(target: str | None, default: str) -> str:
-    """A `next` URL only if it stays on this site: a path, never a scheme or host."""
-    if not target or len(target) > 500:
+    """A `next` URL only if it stays on this site: a path, never a scheme or host. One
+    with a control character (CR, LF, tab...) gives `default`: it cannot go into a header,
+    and browsers drop tabs and line breaks from an address, so "/<tab>/evil.example"
+    would lead to //evil.example."""
+    if not target or len(target) > 500 or not is_single_line(target):
         return default
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
@@ -116,6 +134,8 @@ def init_app(app: Flask) -> None:
     login_manager.login_view = "users.login"
     login_manager.login_message = _l("Please sign in to see this page.")
     login_manager.session_protection = None  # the server-side session does this job
-    app.config.setdefault("PERMANENT_SESSION_LIFETIME", DEALER_IDLE)
+    # Flask's own default (31 days) is always present, so it is set here, not defaulted.
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(
+        hours=app.config["SESSION_LIFETIME_HOURS"])
     # CSRF tokens live as long as the session they belong to.
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, Length, ValidationError
 
+from .. import fields
 from ..security import MAX_PASSWORD_LENGTH
 
 
@@ -23,6 +24,12 @@ class LogoutForm(FlaskForm):
 
 class NewTokenForm(FlaskForm):
     name = StringField(_l("Name of the new token"), validators=[DataRequired(), Length(max=100)])
+
+    def validate_name(self, field) -> None:
+        try:
+            fields.single_line_text(field.data or "")
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
 
 
 class RevokeTokenForm(FlaskForm):

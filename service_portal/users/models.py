@@ -63,3 +63,14 @@ class UserSession(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     last_seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class LoginFailure(SQLModel, table=True):
+    """Consecutive failed sign-ins with one email address, whether or not an account has
+    it (see `throttle`). Keyed by the address's SHA-256: the address itself is not kept."""
+
+    __tablename__ = "login_failures"
+
+    account_key: str = Field(max_length=64, primary_key=True)
+    failures: int = Field(default=0)
+    last_failed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)

@@ -1,11 +1,16 @@
-"""Writing users and tokens: accounts, passwords (argon2id) and API tokens."""
+"""Writing users and tokens: accounts, passwords (argon2id), sessions and API tokens."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask_babel import gettext as _
+from sqlalchemy import case, delete, or_, update
 from sqlmodel import Session, select
 
 from .. import fields
+from ..audit.services import record
+from ..db import utcnow
 from ..errors import Invalid, NotFound
 from ..security import (
     MAX_PASSWORD_LENGTH,
@@ -15,7 +20,9 @@ from ..security import (
     new_token,
 )
 from ..shops.models import Organization
-from .models import ROLES, ApiToken, User
+from .models import ROLES, ApiToken, LoginFailure, User, UserSession
+from .queries import TOKEN_USE_EVERY, user_by_email
+from .throttle import FORGET_AFTER, account_key
 
 
 def check_password_rules(password: str) -> None:
@@ -83,8 +90,6 @@ def issue_token_for(session: Session, user: User, name: str) -> str:
 
 def revoke_token(session: Session, user: User, token_id: int) -> bool:
     """Revoke one of the user's own tokens; False when it is not theirs or already revoked."""
-    from ..db import utcnow
-
     token = session.get(ApiToken, token_id)
     if token is None or token.user_id != user.id or token.revoked_at is not None:
         return False
@@ -92,3 +97,104 @@ def revoke_token(session: Session, user: User, token_id: int) -> bool:
     session.add(token)
     session.flush()
     return True
+
+
+def record_token_use(session: Session, token_id: int, *, now: datetime) -> None:
+    """Note that the token was used at `now`, unless a use within `TOKEN_USE_EVERY` is
+    noted already (checked in the UPDATE itself, so workers racing write it once)."""
+    session.execute(update(ApiToken).where(
+        ApiToken.id == token_id,
+        or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at <= now - TOKEN_USE_EVERY),
+    ).values(last_used_at=now))
+
+
+# --- Failed sign-ins (the rule is in `throttle`) ------------------------------------------
+
+def record_failed_login(session: Session, email: str, *, now: datetime) -> None:
+    """Count one more failed sign-in with `email`, in one statement so that concurrent
+    failures from several workers all count; a count whose last failure is older than
+    `FORGET_AFTER` starts again at 1. Forgotten rows of other addresses are removed."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    table = LoginFailure.__table__
+    forgotten = now - FORGET_AFTER
+    session.execute(delete(LoginFailure).where(LoginFailure.last_failed_at < forgotten))
+    statement = insert(table).values(account_key=account_key(email), failures=1,
+                                     last_failed_at=now)
+    session.execute(statement.on_conflict_do_update(
+        index_elements=[table.c.account_key],
+        set_={"failures": case((table.c.last_failed_at < forgotten, 1),
+                               else_=table.c.failures + 1),
+              "last_failed_at": statement.excluded.last_failed_at}))
+
+
+def clear_failed_logins(session: Session, email: str) -> None:
+    """A successful sign-in forgets the address's failures."""
+    session.execute(delete(LoginFailure).where(LoginFailure.account_key == account_key(email)))
+
+
+# --- Accounts, by an operator (each change audited) -----------------------------------------
+
+def _existing_user(session: Session, email: str) -> User:
+    user = user_by_email(session, email)
+    if user is None:
+        raise NotFound(_("No user with this email."), field="email")
+    return user
+
+
+def _end_sessions(session: Session, user: User) -> int:
+    """End every live session of `user`; the number ended."""
+    result = session.execute(update(UserSession).where(UserSession.user_id == user.id,
+                                                        UserSession.ended_at.is_(None))
+                             .values(ended_at=utcnow()))
+    return result.rowcount or 0
+
+
+def change_password(session: Session, *, email: str, password: str, actor_label: str) -> int:
+    """Give the user of `email` a new password. Their sessions end, so a browser signed in
+    with the old password (perhaps someone else's) must sign in again. Returns how many
+    sessions ended."""
+    user = _existing_user(session, email)
+    set_password(session, user, password)
+    ended = _end_sessions(session, user)
+    record(session, actor_label=actor_label, action="user.password", entity_type="user",
+           entity_id=user.id, after={"sessions_ended": ended})
+    return ended
+
+
+def disable_user(session: Session, *, email: str, actor_label: str) -> int:
+    """The user of `email` can no longer sign in; their sessions end now and their tokens
+    are refused while they stay disabled. Returns how many sessions ended."""
+    user = _existing_user(session, email)
+    before = user.active
+    user.active = False
+    session.add(user)
+    session.flush()
+    ended = _end_sessions(session, user)
+    record(session, actor_label=actor_label, action="user.disable", entity_type="user",
+           entity_id=user.id, before={"active": before},
+           after={"active": False, "sessions_ended": ended})
+    return ended
+
+
+def enable_user(session: Session, *, email: str, actor_label: str) -> None:
+    """The user of `email` may sign in again (and their unrevoked tokens work again)."""
+    user = _existing_user(session, email)
+    before = user.active
+    user.active = True
+    session.add(user)
+    session.flush()
+    record(session, actor_label=actor_label, action="user.enable", entity_type="user",
+           entity_id=user.id, before={"active": before}, after={"active": True})
+
+
+def end_user_sessions(session: Session, *, email: str, actor_label: str) -> int:
+    """Sign the user of `email` out everywhere: every browser session ends. Returns how
+    many did."""
+    user = _existing_user(session, email)
+    ended = _end_sessions(session, user)
+    record(session, actor_label=actor_label, action="user.sign_out", entity_type="user",
+           entity_id=user.id, after={"sessions_ended": ended})
+    return ended

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import format_timedelta
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from ..db import get_session
+from ..db import get_session, utcnow
 from ..security import limiter
 from .auth import authenticate, end_session, safe_next, start_session
 from .forms import LoginForm, LogoutForm, NewTokenForm, RevokeTokenForm
 from .models import ApiToken
-from .services import issue_token_for, revoke_token
+from .queries import login_wait
+from .services import clear_failed_logins, issue_token_for, record_failed_login, revoke_token
 
 bp = Blueprint("users", __name__)
-
-
-def _account_key() -> str:
-    return "login:" + (request.form.get("email") or "").strip().lower()[:254]
 
 
 def _failed(response) -> bool:
@@ -31,18 +31,31 @@ def login_limit() -> str:
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(login_limit, methods=["POST"], deduct_when=_failed)
-@limiter.limit(login_limit, methods=["POST"], key_func=_account_key, deduct_when=_failed)
 def login():
+    """Sign in. Per client address, failures are rate-limited (`LOGIN_RATE_LIMIT`); per
+    email address, they make further attempts wait (`users.throttle`)."""
     form = LoginForm()
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
     if form.validate_on_submit():
-        db = get_session()
-        user = authenticate(db, form.email.data, form.password.data)
+        db, email, now = get_session(), form.email.data, utcnow()
+        config = current_app.config
+        wait = login_wait(db, email, now=now, free=config["LOGIN_FREE_FAILURES"],
+                          cap=config["LOGIN_MAX_DELAY_SECONDS"])
+        if wait:
+            flash(_("Too many failed sign-ins with this email address. "
+                    "Try again in %(wait)s.", wait=format_timedelta(
+                        timedelta(seconds=wait), threshold=1, add_direction=False)), "error")
+            return render_template("users/login.html", form=form), 429, \
+                {"Retry-After": str(wait)}
+        user = authenticate(db, email, form.password.data)
         if user is not None:
+            clear_failed_logins(db, email)
             start_session(db, user)
             default = url_for("dealer.shops") if user.role == "dealer" else url_for("home.index")
             return redirect(safe_next(form.next.data, default))
+        record_failed_login(db, email, now=now)
+        db.commit()  # the failure counts, although the answer is an error
         flash(_("Wrong email or password."), "error")
         return render_template("users/login.html", form=form), 401
     status = 400 if request.method == "POST" else 200
