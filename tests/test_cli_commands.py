@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -159,7 +160,8 @@ def test_demo_brings_up_the_portal_with_demo_data(tmp_path):
 
 
 @pytest.mark.slow
-def test_serve_runs_gunicorn_workers_with_a_strong_key(tmp_path, database_url):
+def test_serve_runs_gunicorn_workers_with_a_strong_key(tmp_path, database_url, make):
+    token = make.token(make.user("staff"))
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": database_url,
            "SECRET_KEY": "Zq8-3kLp0_vW7xYb2nM4cR6tA9sD1fGh"}
@@ -170,6 +172,19 @@ def test_serve_runs_gunicorn_workers_with_a_strong_key(tmp_path, database_url):
     try:
         _wait_for(f"http://127.0.0.1:{port}/healthz", process)
         assert _get(f"http://127.0.0.1:{port}/healthz") == (200, '{"status":"ok"}\n')
+        # Before any search, every worker answering holds the index, and it is one load:
+        # the one made before the fork (a load of each worker's own would time differently;
+        # that shows when the kernel hands these connections to both workers, as it often
+        # but not always does).
+        loads = set()
+        for _ in range(30):
+            detail = urllib.request.Request(f"http://127.0.0.1:{port}/healthz?detail=1",
+                                            headers={"Authorization": f"Bearer {token}"})
+            with urllib.request.urlopen(detail, timeout=5) as response:
+                index = json.loads(response.read())["search_index"]
+            assert index["loaded"] is True, index
+            loads.add((index["generation"], index["refreshes"], index["last_refresh_ms"]))
+        assert len(loads) == 1, loads
         # The search was made ready before the server listened: no first-search load.
         started = time.perf_counter()
         status, body = _get(f"http://127.0.0.1:{port}/api/v1/shops?near=Frankfurt")

@@ -37,7 +37,9 @@ def clients(make_app, session):
         set_password(session, user, PASSWORD)
         session.commit()
         client = app.test_client()
-        client.post("/login", data={"email": user.email, "password": PASSWORD})
+        signed_in = client.post("/login", data={"email": user.email, "password": PASSWORD})
+        assert signed_in.status_code == 302, f"{role} sign-in refused: {signed_in.status_code}"
+        assert client.get("/account/tokens").status_code == 200, f"{role} is not signed in"
         out[role] = client
     references = session.scalars(select(Case.reference).limit(2)).all()
     return app, out, references

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from geopy.distance import geodesic
 from sqlalchemy import func, select
 
 from service_portal.bulletins.models import Bulletin, BulletinText
 from service_portal.catalog.models import Brand, Service, VehicleModel
 from service_portal.models import metadata
 from service_portal.parts.models import Part, Stock
-from service_portal.seeding.generate import EXTERNAL_PREFIX
+from service_portal.seeding.generate import EXTERNAL_PREFIX, cities
 from service_portal.shops.models import Organization, Shop
 from service_portal.users.models import User
 
@@ -112,6 +113,12 @@ def test_generated_shops_are_added_once_with_stock(seeded, cli, session):
     assert scalar(session, generated) == 350
     assert scalar(session, select(func.count(Stock.id))) > stock
     # Generated shops lie within 16 km of a real city and carry the city's zone.
-    row = session.execute(select(Shop.lat, Shop.lon, Shop.timezone, Shop.country)
-                          .where(Shop.external_id == f"{EXTERNAL_PREFIX}0000001")).one()
-    assert -90 <= row.lat <= 90 and row.timezone and len(row.country) == 2
+    rows = session.execute(select(Shop.external_id, Shop.lat, Shop.lon, Shop.timezone,
+                                  Shop.country)
+                           .where(Shop.external_id.like(f"{EXTERNAL_PREFIX}%"))).all()
+    places = cities()
+    for row in rows:
+        near = [c for c in places if abs(c.lat - row.lat) < 0.2 and c.country == row.country
+                and c.timezone == row.timezone
+                and geodesic((row.lat, row.lon), (c.lat, c.lon)).km <= 16]
+        assert near, f"{row.external_id} at {row.lat}, {row.lon} is near no city of its zone"
