@@ -21,8 +21,12 @@ from .tabular import ImportFailed, read_table
 
 #: Threads per worker (`serve --threads`).
 THREADS = 4
-#: Seconds an idle keep-alive connection is kept open.
-KEEPALIVE_SECONDS = 5
+#: No keep-alive: a kept connection stays with the worker that accepted it, so a few
+#: long-lived connections (a proxy's, a load tester's) could load one worker while the
+#: other idles; closed after each answer, every request goes to whichever worker is free
+#: (measured: searches under a steady load ran at half speed in some runs, never without).
+#: A proxy in front keeps its own connections with browsers alive.
+KEEPALIVE_SECONDS = 0
 
 
 def _app(config: dict[str, Any] | None = None) -> Flask:
