@@ -105,6 +105,12 @@ def _seed(shops: int = 0, random_seed: int = 1) -> None:
 
         added = generate_shops(session, shops, random_seed=random_seed, progress=advance)
     click.echo(f"  generated shops: {added} new")
+    if get_engine().dialect.name == "postgresql":
+        # Fresh statistics for the tables just filled (autovacuum would take its time):
+        # with none, the search's change questions were planned as scans.
+        with get_engine().begin() as connection:
+            connection.exec_driver_sql("ANALYZE shops, shop_brands, shop_services, "
+                                       "shop_languages, stock, search_removed_shops")
 
 
 def _import(kind: str, path: Path, **options) -> None:
