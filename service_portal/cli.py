@@ -130,8 +130,8 @@ def _import(kind: str, path: Path, **options) -> None:
         # The file streams through the import; `table` outlives `handle`, so its reader
         # never closes the file behind the `with`.
         table = _run(lambda: read_table(handle, path.name, max_rows=None))
-        # Parts and stock check the file without the write lock and take it to write.
-        with session_scope(get_engine(), write=kind == "shops") as session:
+        # Imports check the file without the write lock and take it to write.
+        with session_scope(get_engine(), write=False) as session:
             counts = _run(lambda: action(session, table, **options))
     click.echo(", ".join(f"{k}: {v}" for k, v in counts.items()))
 

@@ -243,3 +243,26 @@ def test_import_stock_refuses_an_xlsx_bomb_quickly(cli, write_file, shop_and_par
     result = cli("import-stock", str(path), "--shop", "fra-1")
     assert time.perf_counter() - started < 1.0
     assert result.exit_code != 0 and "unpacks to more than" in result.output
+
+
+def test_import_shops_checks_its_file_without_the_write_lock(cli, write_file, catalog,
+                                                             database_url, monkeypatch):
+    """While another connection holds the write lock, a bad file is still checked and
+    reported row by row: the checks take no lock, only the writes do."""
+    from sqlalchemy import text
+
+    from service_portal.db import make_engine, writer
+
+    monkeypatch.setenv("LOCK_TIMEOUT_MS", "300")
+    bad = GOOD_SHOP.replace("50.1127", "95")
+    engine = make_engine(database_url)
+    try:
+        with writer(engine).connect() as holder:
+            holder.begin()  # SQLite: BEGIN IMMEDIATE; PostgreSQL: locks what it writes
+            holder.execute(text("UPDATE search_changes SET epoch = epoch"))
+            result = cli("import-shops", str(write_file("s.csv", SHOP_HEADER + bad)))
+            holder.rollback()
+    finally:
+        engine.dispose()
+    err = result.stderr if hasattr(result, "stderr") else result.output
+    assert result.exit_code != 0 and "row 2, column lat" in err

@@ -8,7 +8,7 @@ from sqlmodel import Session, delete, select
 
 from ..catalog.models import Service
 from ..catalog.services import brand_ids, service_ids
-from ..db import upsert_by_key, utcnow
+from ..db import begin_writing, upsert_by_key, utcnow
 from ..tabular import ImportFailed, RowError, Table, require_columns
 from .models import Organization, Shop, ShopBrand, ShopLanguage, ShopService
 from .schemas import SHOP_COLUMNS, ShopInput, parse_shop_row
@@ -58,6 +58,7 @@ def import_shops(session: Session, table: Table) -> dict[str, int]:
     """Create or update every shop of `table`, or none of them. Organisations named in the
     file are created when new. Unchanged shops are left untouched (no version bump)."""
     shops = validate_shops(session, table)
+    begin_writing(session)  # the checks above held no write lock
     orgs = _organization_ids(session, {s.organization for s in shops})
     brands, services = brand_ids(session), service_ids(session)
     existing = {s.external_id: s for s in session.exec(
