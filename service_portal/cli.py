@@ -19,14 +19,8 @@ from .db import get_engine, session_scope
 from .errors import PortalError
 from .tabular import ImportFailed, read_table
 
-#: Threads per worker (`serve --threads`).
+#: Threads per worker (`serve --threads`); see `serving`.
 THREADS = 4
-#: No keep-alive: a kept connection stays with the worker that accepted it, so a few
-#: long-lived connections (a proxy's, a load tester's) could load one worker while the
-#: other idles; closed after each answer, every request goes to whichever worker is free
-#: (measured: searches under a steady load ran at half speed in some runs, never without).
-#: A proxy in front keeps its own connections with browsers alive.
-KEEPALIVE_SECONDS = 0
 
 
 def _app(config: dict[str, Any] | None = None) -> Flask:
@@ -325,36 +319,9 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
 
 def _serve(host: str, port: int, *, workers: int, config: dict | None,
            threads: int = THREADS) -> None:
-    from gunicorn.app.base import BaseApplication
+    from .serving import run
 
-    from .catalogs import compile_catalogs
-    from .search import warm_up, worker_ready
-
-    compile_catalogs()  # the .mo files are built here, never committed
-
-    class Server(BaseApplication):
-        def load_config(self) -> None:
-            self.cfg.set("bind", f"{host}:{port}")
-            self.cfg.set("workers", workers)
-            # Threads read requests, so a client that trickles its headers holds one
-            # thread, not a whole worker (a buffering proxy in front holds none: README).
-            self.cfg.set("worker_class", "gthread")
-            self.cfg.set("threads", threads)
-            self.cfg.set("keepalive", KEEPALIVE_SECONDS)
-            self.cfg.set("accesslog", "-")
-            # Paths only, never query strings: those can carry places or emails.
-            self.cfg.set("access_log_format", '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms')
-            # The app is built and its search made ready before the server listens;
-            # workers fork from it ready (and share the index's memory until they write).
-            self.cfg.set("preload_app", True)
-            self.cfg.set("post_worker_init", lambda worker: worker_ready(worker.wsgi))
-
-        def load(self):
-            app = create_app(config)
-            warm_up(app)
-            return app
-
-    Server().run()
+    run(host, port, workers=workers, threads=threads, config=config)
 
 
 @main.group()

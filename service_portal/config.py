@@ -62,6 +62,9 @@ def settings_from_env(environ: os._Environ[str] | dict[str, str] | None = None) 
     for name in ACCOUNT_SETTINGS:
         if env.get(name):
             out[name] = _positive_int(name, env[name])
+    if env.get("REQUEST_HEAD_TIMEOUT_S"):
+        out["REQUEST_HEAD_TIMEOUT_S"] = _positive_int("REQUEST_HEAD_TIMEOUT_S",
+                                                      env["REQUEST_HEAD_TIMEOUT_S"])
     if env.get("STATEMENT_TIMEOUT_MS"):
         out["STATEMENT_TIMEOUT_MS"] = _positive_int("STATEMENT_TIMEOUT_MS",
                                                     env["STATEMENT_TIMEOUT_MS"])
@@ -95,6 +98,8 @@ def defaults() -> dict[str, Any]:
         # PostgreSQL, web requests: a statement running longer ends in a 503. Commands
         # (imports, seeding, migrations) run without it.
         "STATEMENT_TIMEOUT_MS": 20000,
+        # `serve`: seconds a client has to send a request's line and headers.
+        "REQUEST_HEAD_TIMEOUT_S": 10,
         "SQL_ECHO": False,
         "SEARCH_RATE_LIMIT": "120 per minute",
         "TOKEN_FAILURE_LIMIT": "20 per 10 minutes",

@@ -220,6 +220,41 @@ def test_slow_clients_do_not_pin_the_workers(database_url, tmp_path):
         stop(process)
 
 
+def test_a_request_head_that_takes_too_long_is_cut_off(database_url, tmp_path):
+    """More trickling clients than there are threads (2 workers x 4): each is closed
+    when its request head misses the deadline, and the server answers again."""
+    process, base = start_serve(database_url, tmp_path, REQUEST_HEAD_TIMEOUT_S="2")
+    port = int(base.rsplit(":", 1)[1])
+    slow = []
+    try:
+        assert until(lambda: request(f"{base}/healthz")[0] == 200)
+        for _ in range(10):
+            sock = socket.create_connection(("127.0.0.1", port))
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n")
+            slow.append(sock)
+        started = time.monotonic()
+        for second in range(4):  # a header line a second, never the end of the head
+            for number, sock in enumerate(slow):
+                with suppress(OSError):
+                    sock.sendall(f"X-Slow-{number}: {second}\r\n".encode())
+            time.sleep(1)
+        status, _h, _b, seconds = request(f"{base}/healthz", timeout=10)
+        assert status == 200 and seconds < 1.0
+        for sock in slow:  # closed by the server, without an answer
+            sock.settimeout(5)
+            try:
+                assert sock.recv(64) == b""
+            except ConnectionResetError:
+                pass
+        assert time.monotonic() - started < 10
+    finally:
+        for sock in slow:
+            sock.close()
+        stop(process)
+    log = (tmp_path / f"serve-{port}.log").read_text()
+    assert "request head took longer than 2.0 s" in log and "Traceback" not in log
+
+
 @pytest.fixture
 def redis_server(tmp_path):
     """A Redis of the test's own on a free port; `.kill()` and `.start()` it at will."""
