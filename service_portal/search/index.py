@@ -11,6 +11,7 @@ refreshes at a time; searches never wait for it, they read the view they took.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ class Health:
     refreshes: int = 0
     compactions: int = 0
     last_check: dict = field(default_factory=dict)  # the last reconciliation's report
+    loaded_by: int | None = None  # the process that read every shop (before a fork: the master)
 
 
 class ShopIndex:
@@ -123,6 +125,7 @@ class ShopIndex:
             "last_refresh_ms": round(health.last_refresh_ms or 0.0, 3),
             "refreshes": health.refreshes, "compactions": health.compactions,
             "last_check": health.last_check,
+            "process": os.getpid(), "loaded_by_process": health.loaded_by,
         }
 
     # -- keeping it current ----------------------------------------------------------
@@ -167,6 +170,7 @@ class ShopIndex:
 
     def _load(self, read: changes.Read) -> None:
         """The first load: every active shop, one row each."""
+        self.health.loaded_by = os.getpid()
         self._patterns: list = []
         self._pattern_of: dict = {}
         self._trait_bits = Traits().with_keys(k for keys, _ids in read.links for k in keys)
