@@ -57,9 +57,14 @@ def owner_case(session: Session, reference: str, email: str) -> Case:
 
 
 def breach_clause(now: datetime) -> ColumnElement[bool]:
-    """SQL for `workflow.sla_breached` on open cases (the queue's `breached` filter)."""
-    return and_(Case.status.not_in(FINISHED), Case.sla_due.is_not(None),
-                Case.sla_due < func.coalesce(Case.sla_paused_at, now))
+    """SQL for `workflow.sla_breached` (the queue's `breached` filter), so the filter and
+    the flag each row shows agree: an open case past its due time (a paused clock read
+    where it stopped), or a case resolved after it."""
+    return and_(Case.sla_due.is_not(None), or_(
+        and_(Case.status.not_in(FINISHED),
+             Case.sla_due < func.coalesce(Case.sla_paused_at, now)),
+        and_(Case.status.in_(FINISHED), Case.resolved_at.is_not(None),
+             Case.resolved_at > Case.sla_due)))
 
 
 def list_cases(session: Session, *, now: datetime, status: str | None = None,
