@@ -4,7 +4,7 @@ from sqlmodel import SQLModel
 
 from .audit.models import AuditEntry
 from .bulletins.models import Bulletin, BulletinCountry, BulletinModel, BulletinText
-from .cases.models import Case, CaseBulletin, CaseEvent
+from .cases.models import CannedReply, Case, CaseBulletin, CaseEvent, SavedFilter
 from .catalog.models import Brand, Service, VehicleModel
 from .parts.models import Part, PartFitment, Stock, StockUpload
 from .shops.models import Organization, Shop, ShopBrand, ShopLanguage, ShopService
@@ -14,7 +14,8 @@ metadata = SQLModel.metadata
 
 __all__ = [
     "ApiToken", "AuditEntry", "Brand", "Bulletin", "BulletinCountry", "BulletinModel",
-    "BulletinText", "Case", "CaseBulletin", "CaseEvent", "LoginFailure", "Organization", "Part",
-    "PartFitment", "Service", "Shop", "ShopBrand", "ShopLanguage", "ShopService", "Stock",
-    "StockUpload", "User", "UserSession", "VehicleModel", "metadata",
+    "BulletinText", "CannedReply", "Case", "CaseBulletin", "CaseEvent", "LoginFailure",
+    "Organization", "Part", "PartFitment", "SavedFilter", "Service", "Shop", "ShopBrand",
+    "ShopLanguage", "ShopService", "Stock", "StockUpload", "User", "UserSession", "VehicleModel",
+    "metadata",
 ]

@@ -19,6 +19,8 @@ class AuditEntry(SQLModel, table=True):
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
     actor_id: int | None = Field(default=None, foreign_key="users.id")
     actor_label: str = Field(max_length=100)
+    # The API token the change came through (its id; tokens are revoked, never deleted).
+    token_id: int | None = Field(default=None)
     action: str = Field(max_length=50)
     entity_type: str = Field(max_length=30)
     entity_id: str = Field(max_length=80)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Column, Index, String, Text
+from sqlalchemy import JSON, CheckConstraint, Column, Index, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from ..db import UTCDateTime, utcnow
@@ -87,3 +87,31 @@ class CaseEvent(SQLModel, table=True):
     after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     body: str | None = Field(default=None, sa_column=Column(Text))
     internal: bool = Field(default=False)
+
+
+class SavedFilter(SQLModel, table=True):
+    """A queue filter a staff member saved under a name: the queue's query string."""
+
+    __tablename__ = "saved_filters"
+    __table_args__ = (UniqueConstraint("user_id", "name", name="uq_saved_filter_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
+    name: str = Field(max_length=100)
+    query: str = Field(max_length=1000)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class CannedReply(SQLModel, table=True):
+    """A prepared public answer in one language that staff insert into a note and adapt."""
+
+    __tablename__ = "canned_replies"
+    __table_args__ = (UniqueConstraint("locale", "title", name="uq_canned_reply_title"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    locale: str = Field(max_length=10, index=True)
+    title: str = Field(max_length=100)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    active: bool = Field(default=True)
+    version: int = Field(default=1)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -30,6 +30,9 @@ class User(SQLModel, table=True):
     # argon2id; NULL means the account cannot sign in with a password.
     password_hash: str | None = Field(default=None, max_length=200)
     active: bool = Field(default=True)
+    # An IANA zone name (Europe/Berlin) for the times this user reads; NULL means their
+    # organisation's shops' zone, or the browser's.
+    time_zone: str | None = Field(default=None, max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
