@@ -74,6 +74,7 @@ def prepare(url: str) -> tuple[list[dict], str, list[tuple[float, float]]]:
     chosen shop's organisation if a previous run put them elsewhere)."""
     from sqlmodel import select
 
+    from service_portal.audit.actors import Actor
     from service_portal.users.models import ApiToken, User
     from service_portal.users.services import create_user, issue_token
 
@@ -126,7 +127,8 @@ def prepare(url: str) -> tuple[list[dict], str, list[tuple[float, float]]]:
                 "p ON p.id = st.part_id WHERE st.shop_id = :id ORDER BY p.part_number"),
                 {"id": shop_id})]
             dealers.append({"email": email, "shop": shop_id, "org": org, "part": part,
-                            "token": issue_token(session, email=email, name=TOKEN_NAME),
+                            "token": issue_token(session, email=email, name=TOKEN_NAME,
+                                                 actor=Actor.command_line()),
                             "qty": next(r["qty"] for r in lines if r["part_number"] == part),
                             "lines": [{"part_number": r["part_number"], "qty": r["qty"],
                                        "price": f"{Decimal(str(r['price'] or 0)):.2f}",

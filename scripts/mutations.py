@@ -91,8 +91,8 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "stock-version-ignored", "5: a stale version answers 409",
         "service_portal/parts/services.py",
-        "        condition.append(Stock.version == version)",
-        "        pass",
+        "        if before.version != version:\n",
+        "        if False:\n",
         ("tests/test_dealer_api.py", "tests/test_dealer_pages.py")),
     Mutation(
         "stock-below-zero", "5/3: qty >= 0, a delta below zero is refused",
@@ -104,12 +104,12 @@ MUTATIONS: list[Mutation] = [
         "stock-put-not-atomic", "5: a write is all or nothing",
         "service_portal/parts/dealer_api.py",
         "    counts = put_stock(get_session(), shop_id=shop.id, items=body.items, mode=body.mode,\n"
-        "                       actor=actor_label())\n",
+        "                       actor=current_actor())\n",
         "    counts = {'created': 0, 'updated': 0, 'deleted': 0}\n"
         "    for item in body.items:\n"
         "        try:\n"
         "            one = put_stock(get_session(), shop_id=shop.id, items=[item],\n"
-        "                            mode=body.mode, actor=actor_label())\n"
+        "                            mode=body.mode, actor=current_actor())\n"
         "            get_session().commit()\n"
         "        except Exception:\n"
         "            get_session().rollback()\n"

@@ -14,6 +14,7 @@ import click
 from flask import Flask
 
 from . import create_app
+from .audit.actors import Actor
 from .config import is_strong_secret
 from .db import get_engine, session_scope
 from .errors import PortalError
@@ -120,6 +121,7 @@ def _import(kind: str, path: Path, **options) -> None:
             click.echo(f"  {done[0]:,} rows checked", err=True)
 
         options["progress"] = report
+        options.update(actor=Actor.command_line(), source=path.name)
     with _context(), path.open("rb") as handle:
         # The file streams through the import; `table` outlives `handle`, so its reader
         # never closes the file behind the `with`.
@@ -180,13 +182,10 @@ def create_token_cmd(email: str, name: str) -> None:
     from .users.services import issue_token
 
     with _context(), session_scope(get_engine()) as session:
-        token = _run(lambda: issue_token(session, email=email, name=name))
+        token = _run(lambda: issue_token(session, email=email, name=name,
+                                          actor=Actor.command_line()))
     click.echo("New API token (shown once, keep it safe):", err=True)
     click.echo(token)
-
-
-#: How the audit log names changes made with these commands.
-CLI_ACTOR = "command line"
 
 
 @main.group("user")
@@ -208,7 +207,7 @@ def user_set_password_cmd(email: str, password_stdin: bool) -> None:
         password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
     with _context(), session_scope(get_engine()) as session:
         ended = _run(lambda: change_password(session, email=email, password=password,
-                                             actor_label=CLI_ACTOR))
+                                             actor=Actor.command_line()))
     click.echo(f"Password changed; sessions ended: {ended}.")
 
 
@@ -219,7 +218,7 @@ def user_disable_cmd(email: str) -> None:
     from .users.services import disable_user
 
     with _context(), session_scope(get_engine()) as session:
-        ended = _run(lambda: disable_user(session, email=email, actor_label=CLI_ACTOR))
+        ended = _run(lambda: disable_user(session, email=email, actor=Actor.command_line()))
     click.echo(f"Disabled; sessions ended: {ended}.")
 
 
@@ -230,7 +229,7 @@ def user_enable_cmd(email: str) -> None:
     from .users.services import enable_user
 
     with _context(), session_scope(get_engine()) as session:
-        _run(lambda: enable_user(session, email=email, actor_label=CLI_ACTOR))
+        _run(lambda: enable_user(session, email=email, actor=Actor.command_line()))
     click.echo("Enabled.")
 
 
@@ -241,7 +240,7 @@ def user_sign_out_cmd(email: str) -> None:
     from .users.services import end_user_sessions
 
     with _context(), session_scope(get_engine()) as session:
-        ended = _run(lambda: end_user_sessions(session, email=email, actor_label=CLI_ACTOR))
+        ended = _run(lambda: end_user_sessions(session, email=email, actor=Actor.command_line()))
     click.echo(f"Sessions ended: {ended}.")
 
 
@@ -298,8 +297,49 @@ def demo(host: str, port: int) -> None:
     click.echo("\nDemo logins (passwords are new on every `demo` run):")
     for email, role, password in logins:
         click.echo(f"  {role:<7} {email:<48} {password}")
+    mail = Path(app.instance_path) / "mail"
+    click.echo(f"\nEmails: a background worker writes each one as an .eml file in {mail}")
     click.echo(f"\nService Portal on http://{host}:{port}/  (Ctrl+C stops it)\n")
-    _serve(host, port, workers=2, config=config)
+    mailer = _background_worker(app.config["DATABASE_URL"], config["SECRET_KEY"],
+                                f"http://{host}:{port}")
+    try:
+        _serve(host, port, workers=2, config=config)
+    finally:
+        mailer.terminate()
+        mailer.wait(timeout=10)
+
+
+def _background_worker(database_url: str, secret_key: str, base_url: str):
+    """`service-portal worker` as a child process, with the demo's database and key (its
+    links must verify in the demo) and no SMTP_URL: messages become .eml files."""
+    import subprocess
+
+    env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": secret_key,
+           "PUBLIC_BASE_URL": base_url, "SMTP_URL": ""}
+    return subprocess.Popen([sys.executable, "-c", "from service_portal.cli import main; main()",
+                             "worker"], env=env)
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Send what is due now, then stop.")
+def worker(once: bool) -> None:
+    """Send the notifications the outbox holds: over SMTP_URL, or without it as .eml files
+    in the instance folder's mail/. Several may run, on several hosts (PostgreSQL)."""
+    import logging
+    import signal
+
+    from .notifications.worker import run
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    with _context() as app:
+        try:
+            claimed = run(app, once=once, should_stop=lambda: bool(stopping))
+        except KeyboardInterrupt:
+            claimed = None
+    if claimed is not None:
+        click.echo(f"Worker stopped after {claimed} notifications.")
 
 
 @main.command()

@@ -25,6 +25,14 @@ ACCOUNT_SETTINGS = {
     "ARGON2_MEMORY_KIB": 65536,
     "ARGON2_PARALLELISM": 4,
 }
+#: The worker (whole numbers, seconds): how long a claim on a notification lasts, the first
+#: wait before a temporary failure is retried (doubling after each), and the attempts
+#: before a notification counts as failed.
+MAIL_SETTINGS = {
+    "MAIL_CLAIM_SECONDS": 60,
+    "MAIL_RETRY_SECONDS": 30,
+    "MAIL_MAX_ATTEMPTS": 8,
+}
 
 
 def default_database_url(instance_path: str | Path) -> str:
@@ -45,7 +53,9 @@ def settings_from_env(environ: os._Environ[str] | dict[str, str] | None = None) 
         out["SECRET_KEY"] = env["SECRET_KEY"]
     for name in ("RATELIMIT_STORAGE_URI", "GEOCODER", "GEOCODER_USER_AGENT", "MAP_TILE_URL",
                  "MAP_TILE_ATTRIBUTION", "DEFAULT_LOCALE", "SEARCH_RATE_LIMIT", "LOGIN_RATE_LIMIT",
-                 "TOKEN_FAILURE_LIMIT", "CASE_RATE_LIMIT", "CASE_LOOKUP_RATE_LIMIT"):
+                 "TOKEN_FAILURE_LIMIT", "CASE_RATE_LIMIT", "CASE_LOOKUP_RATE_LIMIT",
+                 "ALERT_RATE_LIMIT", "ALERT_CLIENT_RATE_LIMIT",
+                 "SMTP_URL", "MAIL_FROM", "PUBLIC_BASE_URL"):
         if env.get(name):
             out[name] = env[name]
     if env.get("TRUSTED_HOSTS"):
@@ -59,7 +69,7 @@ def settings_from_env(environ: os._Environ[str] | dict[str, str] | None = None) 
                                                     env["IMPORT_PARSE_SECONDS"])
     if env.get("LOCK_TIMEOUT_MS"):
         out["LOCK_TIMEOUT_MS"] = _positive_int("LOCK_TIMEOUT_MS", env["LOCK_TIMEOUT_MS"])
-    for name in ACCOUNT_SETTINGS:
+    for name in (*ACCOUNT_SETTINGS, *MAIL_SETTINGS):
         if env.get(name):
             out[name] = _positive_int(name, env[name])
     if env.get("REQUEST_HEAD_TIMEOUT_S"):
@@ -106,8 +116,16 @@ def defaults() -> dict[str, Any]:
         "LOGIN_RATE_LIMIT": "10 per 10 minutes",
         "CASE_RATE_LIMIT": "5 per hour;20 per day",
         "CASE_LOOKUP_RATE_LIMIT": "30 per hour",
+        # Recall alert subscriptions: per address written to, and per client.
+        "ALERT_RATE_LIMIT": "5 per hour",
+        "ALERT_CLIENT_RATE_LIMIT": "30 per hour",
         "CASE_SLA_HOURS": dict(DEFAULT_SLA_HOURS),
+        # Email (CONTRACT section 11): no SMTP_URL means `.eml` files in instance/mail/.
+        "SMTP_URL": None,
+        "MAIL_FROM": "Service Portal <no-reply@localhost>",
+        "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
         **ACCOUNT_SETTINGS,
+        **MAIL_SETTINGS,
     }
 
 

@@ -6,6 +6,7 @@ from .audit.models import AuditEntry
 from .bulletins.models import Bulletin, BulletinCountry, BulletinModel, BulletinText
 from .cases.models import CannedReply, Case, CaseBulletin, CaseEvent, SavedFilter
 from .catalog.models import Brand, Service, VehicleModel
+from .notifications.models import AlertSubscription, Notification, StaffAlertChoice
 from .parts.models import Part, PartFitment, Stock, StockUpload
 from .shops.models import Organization, Shop, ShopBrand, ShopLanguage, ShopService
 from .users.models import ApiToken, LoginFailure, User, UserSession
@@ -13,6 +14,7 @@ from .users.models import ApiToken, LoginFailure, User, UserSession
 metadata = SQLModel.metadata
 
 __all__ = [
+    "AlertSubscription", "Notification", "StaffAlertChoice",
     "ApiToken", "AuditEntry", "Brand", "Bulletin", "BulletinCountry", "BulletinModel",
     "BulletinText", "CannedReply", "Case", "CaseBulletin", "CaseEvent", "LoginFailure",
     "Organization", "Part", "PartFitment", "SavedFilter", "Service", "Shop", "ShopBrand",

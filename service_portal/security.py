@@ -12,6 +12,8 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
 
+from .audit.actors import Actor
+
 #: Rate limits (CONTRACT section 10); counters live where RATELIMIT_STORAGE_URI says, so
 #: several workers and hosts share them through Redis. When that storage cannot be
 #: reached, each process counts in memory until it can again (logged, and shown by
@@ -104,6 +106,8 @@ def init_app(app: Flask) -> None:
         response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
         if request.is_secure:
             response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+        if request.endpoint == "static":
+            return response  # the same for everyone; `static_files` sets its caching
         if _signed_in() or g.get("api_user") is not None or g.get("personal_data"):
             response.headers["Cache-Control"] = "no-store"
             response.vary.add("Cookie")
@@ -300,9 +304,15 @@ def _session():
     return get_session()
 
 
-def actor_label() -> str:
-    """Who is acting, for audit entries: the user and how they came (token name)."""
+def current_actor() -> Actor:
+    """Who is acting in this request, for the services that audit their changes: the
+    Bearer token's user and token (`token_required`), else the signed-in browser user,
+    else an anonymous visitor."""
+    from flask_login import current_user
+
     user, token = g.get("api_user"), g.get("api_token")
-    if user is None:
-        return "anonymous"
-    return f"{user.email} (token {token.name})" if token is not None else user.email
+    if user is not None:
+        return Actor.api(user, token)
+    if _signed_in():
+        return Actor.web(current_user.user)
+    return Actor.anonymous()

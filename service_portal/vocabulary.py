@@ -23,6 +23,25 @@ SERVICES = {
     "towing": _l("Towing and recovery"),
 }
 
+#: Part categories (`parts.models.PART_CATEGORIES`) as people name them.
+PART_CATEGORIES = {
+    "brakes": _l("Brakes"),
+    "filters": _l("Filters"),
+    "electrical": _l("Electrical system"),
+    "hv-battery": _l("High-voltage battery"),
+    "charging": _l("Charging"),
+    "thermal": _l("Heating and cooling"),
+    "suspension": _l("Suspension and steering"),
+    "body": _l("Body"),
+    "glass": _l("Glass"),
+    "adas": _l("Driver assistance (ADAS)"),
+    "lighting": _l("Lighting"),
+    "interior": _l("Interior"),
+    "tyres-wheels": _l("Tyres and wheels"),
+    "drivetrain": _l("Drivetrain"),
+    "service-kit": _l("Service kits"),
+}
+
 AUTH_LEVELS = {
     "authorized": _l("Authorised repairer"),
     "partner": _l("Partner workshop"),
@@ -87,11 +106,30 @@ CASE_PRIORITIES = {
     "urgent": _l("Urgent"),
 }
 
+YES_NO = {True: _l("yes"), False: _l("no")}
+
 CASE_EVENTS = {
     "opened": _l("Request received"),
     "changed": _l("Changed"),
     "note": _l("Note"),
     "erased": _l("Personal data erased"),
+}
+
+#: Kinds of notification emails, as staff read them on a case page.
+MAIL_KINDS = {
+    "case_opened": _l("Confirmation to the owner"),
+    "case_status": _l("Status change to the owner"),
+    "case_note": _l("Reply to the owner"),
+    "staff_new_case": _l("New case to staff"),
+    "staff_assigned": _l("Assignment to staff"),
+    "staff_sla_warning": _l("Due time warning to staff"),
+}
+
+ROLES = {
+    "owner": _l("Owner"),
+    "dealer": _l("Dealer"),
+    "staff": _l("Support staff"),
+    "admin": _l("Administrator"),
 }
 
 

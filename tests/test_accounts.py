@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
+from service_portal.audit.actors import Actor
 from service_portal.audit.models import AuditEntry
 from service_portal.db import utcnow
 from service_portal.security import hash_password
@@ -19,6 +20,8 @@ from service_portal.users.throttle import FORGET_AFTER, delay_after, seconds_to_
 
 PASSWORD = "correct horse battery staple"
 UNLIMITED = "100000 per minute"
+#: How the audit log names this test run's `service-portal` commands.
+CLI = Actor.command_line().label
 
 
 def csrf(page: str) -> str:
@@ -255,7 +258,7 @@ def test_set_password_from_stdin_ends_sessions_and_is_audited(cli, client, make,
     assert not signed_in(client)
     assert sign_in(client, "reset@x.example").status_code == 401
     assert sign_in(client, "reset@x.example", "a brand new secret").status_code == 302
-    assert audit_actions(session) == [("user.password", "command line")]
+    assert audit_actions(session) == [("user.password", CLI)]
 
 
 def test_set_password_prompts_twice(cli, client, make):
@@ -286,8 +289,8 @@ def test_a_disabled_user_has_no_session_sign_in_or_token(cli, client, make, sess
     assert cli("user", "enable", "gone@x.example").exit_code == 0
     assert client.get("/api/v1/dealer/shops", headers=api).status_code == 200
     assert sign_in(client, "gone@x.example").status_code == 302
-    assert audit_actions(session) == [("user.disable", "command line"),
-                                      ("user.enable", "command line")]
+    assert audit_actions(session) == [("user.disable", CLI),
+                                      ("user.enable", CLI)]
 
 
 def test_sign_out_ends_every_session_of_the_user(cli, make_app, make, session):
@@ -301,7 +304,7 @@ def test_sign_out_ends_every_session_of_the_user(cli, make_app, make, session):
     result = cli("user", "sign-out", "many@x.example")
     assert result.exit_code == 0 and "2" in result.output
     assert not signed_in(laptop) and not signed_in(phone) and signed_in(colleague)
-    assert audit_actions(session) == [("user.sign_out", "command line")]
+    assert audit_actions(session) == [("user.sign_out", CLI)]
 
 
 @pytest.mark.parametrize("command", [("disable",), ("enable",), ("sign-out",),

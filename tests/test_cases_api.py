@@ -16,6 +16,11 @@ START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 @pytest.fixture
 def world(make):
+    return make_world(make)
+
+
+def make_world(make) -> dict:
+    """Brands, models, services, two shops of two organisations, a staff and a dealer token."""
     byd = make.brand("byd")
     make.model(byd, "byd-atto-3", year_from=2022)
     make.model(make.brand("mg"), "mg-mg4", year_from=2022)

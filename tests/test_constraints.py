@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from service_portal.audit.actors import Actor
 from service_portal.audit.services import record
 from service_portal.cases.models import Case, CaseEvent
 from service_portal.parts.models import Stock
@@ -59,7 +60,8 @@ def test_unknown_role_is_refused(session):
 
 
 def test_audit_log_is_append_only(session):
-    entry = record(session, actor_label="cli", action="test", entity_type="shop", entity_id=1)
+    entry = record(session, actor=Actor.command_line("test"), action="test",
+                   entity_type="shop", entity_id=1)
     session.commit()
     with pytest.raises(DBAPIError):
         session.execute(text("UPDATE audit_log SET action = 'forged' WHERE id = :id"),

@@ -56,7 +56,8 @@ MUST_REACH = {
               ("case pages", r"/staff/cases/[^/]+(?<!\.csv)", 10)],
     "admin": [("the case queue", r"/staff/cases", 1),
               ("case pages", r"/staff/cases/[^/]+(?<!\.csv)", 10),
-              ("the audit log", r"/staff/audit", 1)],
+              ("the audit log", r"/staff/audit", 1),
+              ("the user list", r"/admin/users", 1), ("user pages", r"/admin/users/\d+", 5)],
 }
 
 

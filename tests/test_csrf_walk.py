@@ -16,10 +16,13 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
+from service_portal.audit.actors import Actor
 from service_portal.bulletins.schemas import BulletinIn
 from service_portal.bulletins.services import upsert_bulletin
+from service_portal.cases.canned import save_reply
+from service_portal.cases.queue_services import save_filter
 from service_portal.config import defaults
-from service_portal.users.models import ApiToken
+from service_portal.users.models import ApiToken, User
 from tests.helpers import changed_tables, csrf_token, sign_in, table_snapshot
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -43,6 +46,14 @@ def is_json_api(rule) -> bool:
     return rule.rule.startswith("/api/")
 
 
+def is_one_click(rule) -> bool:
+    """The other exclusion: an email's unsubscribe link (RFC 8058 one-click), which a mail
+    program POSTs with neither cookie nor CSRF token. The signed token in its address is
+    its only authority, so a forger must already hold the email; the notification and
+    recall alert tests prove that a wrong token changes nothing."""
+    return rule.rule.endswith("unsubscribe/<token>")
+
+
 def write_routes(app) -> list[tuple]:
     return sorted(((rule, method) for rule in app.url_map.iter_rules()
                    for method in sorted(rule.methods & WRITE_METHODS)),
@@ -50,7 +61,8 @@ def write_routes(app) -> list[tuple]:
 
 
 def cookie_write_routes(app) -> list[tuple]:
-    return [(rule, method) for rule, method in write_routes(app) if not is_json_api(rule)]
+    return [(rule, method) for rule, method in write_routes(app)
+            if not (is_json_api(rule) or is_one_click(rule))]
 
 
 def blueprint_of(rule) -> str:
@@ -69,13 +81,18 @@ class World:
     emails: dict[str, str]  # the identity's own account
     others: dict[str, str]  # another account of the same role (the forger's)
     token_ids: dict[str, int] = field(default_factory=dict)
+    bystander_id: int = 0  # an account the admin pages act on, signed in by no identity
+    filter_id: int = 0  # a saved queue filter of the staff identity
+    reply_id: int = 0  # a canned reply
 
     def url_values(self, identity: str) -> dict:
         """Real ids for every URL parameter, the identity's own where it has one (its
         shop, its case, its API token) so that the request would otherwise be allowed."""
         return {"shop_id": self.shop_id, "number": "P-1", "reference": self.reference,
                 "code": self.bulletin_code, "token": self.upload_token,
-                "token_id": self.token_ids.get(identity, self.token_ids["dealer"])}
+                "token_id": self.token_ids.get(identity, self.token_ids["dealer"]),
+                "user_id": self.bystander_id, "filter_id": self.filter_id,
+                "reply_id": self.reply_id}
 
     def client(self, identity: str, *, forger: bool = False):
         """A browser of `identity` (the forger's: another account of the same role), signed
@@ -96,11 +113,16 @@ FORMS = {
     "users.login": lambda w, who: {"email": w.emails.get(who, w.emails["dealer"]),
                                    "password": PASSWORD, "next": ""},
     "users.tokens": lambda w, who: {"name": "walked token"},
+    "admin.password": lambda w, who: {"password": "a walked passphrase",
+                                      "confirm": "a walked passphrase"},
     "cases.request_help": lambda w, who: {
         "name": "Ola Example", "email": OWNER_EMAIL, "phone": "+47 412 34 567",
         "model": "byd-atto-3", "country": "NO", "service": "hv-battery",
         "description": "The car will not charge above 80 percent.", "consent": "y"},
     "cases.status": lambda w, who: {"reference": w.reference, "email": OWNER_EMAIL},
+    "notifications.alert_subscribe": lambda w, who: {
+        "model": "byd-atto-3", "year": "2023", "country": "NO", "locale": "en",
+        "email": OWNER_EMAIL, "consent": "y"},
     "dealer_cases.note": lambda w, who: {"body": "Part arrives Tuesday."},
     "dealer_cases.move": lambda w, who: {"version": "1", "status": "in_repair"},
     "dealer_shops.profile": lambda w, who: {
@@ -114,6 +136,12 @@ FORMS = {
     "staff_cases.change": lambda w, who: {"version": "1", "status": "triaged"},
     "staff_cases.note": lambda w, who: {"body": "Called the owner.", "internal": "y"},
     "staff_privacy.privacy": lambda w, who: {"action": "export", "email": OWNER_EMAIL},
+    "staff_queue.save": lambda w, who: {"name": f"Walked by {who}", "query": "status=new"},
+    "staff_queue.bulk": lambda w, who: {"reference": w.reference, "status": "triaged"},
+    "staff_canned.index": lambda w, who: {"locale": "de", "title": f"Walked by {who}",
+                                          "body": "Guten Tag {name}", "active": "y"},
+    "staff_canned.edit": lambda w, who: {"locale": "en", "title": "Walked", "version": "1",
+                                         "body": "Hello {name}, case {reference}."},
 }
 
 
@@ -148,7 +176,8 @@ def world(make_app, make) -> World:
     upsert_bulletin(make.session, BulletinIn.model_validate({
         "code": "BYD-R-2026-001", "kind": "recall", "brand": "byd", "models": ["byd-atto-3"],
         "severity": "high", "published": "2026-10-01",
-        "texts": {"en": {"title": "Clamp", "summary": "Check it.", "body": "Replace it."}}}))
+        "texts": {"en": {"title": "Clamp", "summary": "Check it.", "body": "Replace it."}}}),
+        actor=Actor.command_line("test"))
     make.session.commit()
     owner = app.test_client()
     opened = owner.post("/api/v1/cases", json={
@@ -156,8 +185,15 @@ def world(make_app, make) -> World:
         "model": "byd-atto-3", "country": "NO", "service": "hv-battery", "shop_id": shop.id,
         "description": "The car will not charge above 80 percent.", "consent": True})
     assert opened.status_code == 201, opened.json
+    bystander = make.user("staff", email="bystander@walk.example", password=PASSWORD)
     world = World(app, shop.id, opened.json["reference"], "BYD-R-2026-001", "", emails,
-                  others, token_ids)
+                  others, token_ids, bystander.id)
+    staff = make.session.scalar(select(User).where(User.email == emails["staff"]))
+    world.filter_id = save_filter(make.session, user_id=staff.id, name="Walked",
+                                  query="status=new").id
+    world.reply_id = save_reply(make.session, reply=None, locale="en", title="Walked",
+                                body="Hello {name}").id
+    make.session.commit()
     dealer, token = world.client("dealer")
     file, name = stock_file()
     preview = dealer.post(f"/dealer/shops/{shop.id}/stock/upload",
@@ -193,7 +229,8 @@ def test_forged_writes_are_refused_and_change_nothing(world, identity):
     client, _own_token = world.client(identity)
     _forger, foreign = world.client(identity, forger=True)
     routes = cookie_write_routes(app)
-    excluded = [pair for pair in write_routes(app) if is_json_api(pair[0])]
+    excluded = [pair for pair in write_routes(app)
+                if is_json_api(pair[0]) or is_one_click(pair[0])]
     variants = {"no token": {}, "another session's token": {"token": foreign},
                 "another session's token in X-CSRFToken": {"header_token": foreign}}
     problems, walked = [], []

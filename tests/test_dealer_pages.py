@@ -271,7 +271,11 @@ def test_profile_hours_preview_shows_local_times_without_saving(client, world, s
                                       "opening_hours": "Mo-Su 09:00-17:00",
                                       "action": "preview"})
     assert response.status_code == 200 and b"Europe/Berlin" in response.data
-    assert response.data.count(b"<tr><td>") >= 7
+    # Seven days, each from 09:00 (never "now") to 17:00.
+    table = response.data[response.data.index(b'<table class="hours"'):]
+    table = table[:table.index(b"</table>")]
+    assert table.count(b'<th scope="row">') == 7
+    assert table.count(b"09:00") == 7 and table.count(b"17:00") == 7
     session.rollback()
     session.expire_all()  # the shop row was loaded before the request changed it
     from service_portal.shops.models import Shop

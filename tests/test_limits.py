@@ -305,7 +305,10 @@ def attempt(client, case: Limited, n: int):
     if case.path.startswith("/api/"):
         return client.open(case.path, method=case.method, json={}, headers=headers)
     token = csrf_token(client.get("/login").text)
-    form = {"csrf_token": token, "email": f"nobody{n}@limits.example",
+    # A limit per address written to (recall alerts) counts one address's requests.
+    email = "alerts@limits.example" if case.setting == "ALERT_RATE_LIMIT" else \
+        f"nobody{n}@limits.example"
+    form = {"csrf_token": token, "email": email,
             "password": "wrong password", "reference": "SP-2026-ABCDEFGH", "next": ""}
     return client.open(case.path, method=case.method, data=form, headers=headers)
 

@@ -18,6 +18,7 @@ from schemathesis.checks import (
 from sqlalchemy import text
 
 from service_portal import create_app
+from service_portal.audit.actors import Actor
 from service_portal.db import make_engine, session_scope
 from service_portal.models import metadata
 from service_portal.security import limiter
@@ -49,8 +50,9 @@ def seeded_app(_schema_template, tmp_path_factory):
         with session_scope(app.extensions["service_portal.engine"]) as session:
             load_seed(session)
             create_user(session, email="staff@openapi.example", role="staff")
-            app.config["TEST_STAFF_TOKEN"] = issue_token(session, email="staff@openapi.example",
-                                                         name="schemathesis")
+            app.config["TEST_STAFF_TOKEN"] = issue_token(
+                session, email="staff@openapi.example", name="schemathesis",
+                actor=Actor.command_line("test"))
     yield app
     app.extensions["service_portal.engine"].dispose()
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
+from service_portal.audit.actors import Actor
 from service_portal.parts import services
 from service_portal.parts.models import Stock
 from service_portal.parts.schemas import parse_stock_row
@@ -31,7 +32,7 @@ def world(make, session):
 def run(session, text: str, **options) -> dict[str, int]:
     try:
         return import_stock(session, read_table(text.encode(), "s.csv", max_rows=None),
-                            **options)
+                            actor=Actor.command_line("test"), source="s.csv", **options)
     finally:
         session.flush()
 

@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from service_portal.audit.actors import Actor
 from service_portal.bulletins.schemas import BulletinIn
 from service_portal.bulletins.services import upsert_bulletin
 
@@ -21,7 +22,7 @@ def bulletin(session, code: str, *, kind: str = "recall", models=("polestar-2",)
     upsert_bulletin(session, BulletinIn(
         code=code, kind=kind, brand=brand, models=list(models), year_from=years[0],
         year_to=years[1], countries=list(countries), severity="high", published="2025-05-01",
-        texts=texts))
+        texts=texts), actor=Actor.command_line("test"))
     session.commit()
 
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import nh3
 from markdown_it import MarkdownIt
-from sqlalchemy import exists, or_
+from sqlalchemy import ColumnElement, and_, exists, or_
+from sqlalchemy.orm import QueryableAttribute
 from sqlmodel import Session, select
 
 from ..catalog.models import Brand, VehicleModel
@@ -39,24 +40,41 @@ def applicable_bulletins(session: Session, *, brand_id: int, model_id: int | Non
     does not filter: without a model, model-specific bulletins of the brand are listed too.
     Texts are in `locale`, else its language, else English (then `fallback` is true).
     """
-    query = select(Bulletin).where(Bulletin.brand_id == brand_id)
-    if model_id is not None:
-        query = query.where(or_(
-            ~exists().where(BulletinModel.bulletin_id == Bulletin.id),
-            exists().where(BulletinModel.bulletin_id == Bulletin.id,
-                           BulletinModel.model_id == model_id)))
-    if year is not None:
-        query = query.where(or_(Bulletin.year_from.is_(None), Bulletin.year_from <= year),
-                            or_(Bulletin.year_to.is_(None), Bulletin.year_to >= year))
-    if country is not None:
-        query = query.where(or_(
-            ~exists().where(BulletinCountry.bulletin_id == Bulletin.id),
-            exists().where(BulletinCountry.bulletin_id == Bulletin.id,
-                           BulletinCountry.country == country)))
+    query = select(Bulletin).where(Bulletin.brand_id == brand_id,
+                                   *applies_to(model_id=model_id, year=year, country=country))
     if kind is not None:
         query = query.where(Bulletin.kind == kind)
     bulletins = session.exec(query.order_by(Bulletin.published.desc(), Bulletin.code)).all()
     return _documents(session, bulletins, locale)
+
+
+def applies_to(*, model_id: Any, year: Any, country: Any) -> list[ColumnElement[bool]]:
+    """Conditions on `Bulletin` (its brand aside) for "applies to this car": its models
+    (none: every model) include `model_id`, its years (null: open) include `year`, its
+    countries (none: every country) include `country`.
+
+    Each criterion is a value, where None does not filter, or a column of another table
+    in the query, where NULL does not filter: so the one rule finds the bulletins of a car
+    (the vehicle page) and the cars of a bulletin (recall alert subscriptions)."""
+    rules = (
+        (model_id, lambda v: or_(
+            ~exists().where(BulletinModel.bulletin_id == Bulletin.id),
+            exists().where(BulletinModel.bulletin_id == Bulletin.id,
+                           BulletinModel.model_id == v))),
+        (year, lambda v: and_(or_(Bulletin.year_from.is_(None), Bulletin.year_from <= v),
+                              or_(Bulletin.year_to.is_(None), Bulletin.year_to >= v))),
+        (country, lambda v: or_(
+            ~exists().where(BulletinCountry.bulletin_id == Bulletin.id),
+            exists().where(BulletinCountry.bulletin_id == Bulletin.id,
+                           BulletinCountry.country == v))),
+    )
+    conditions = []
+    for value, rule in rules:
+        if isinstance(value, ColumnElement | QueryableAttribute):
+            conditions.append(or_(value.is_(None), rule(value)))
+        elif value is not None:
+            conditions.append(rule(value))
+    return conditions
 
 
 def bulletin_detail(session: Session, code: str, locale: str = "en") -> dict[str, Any] | None:

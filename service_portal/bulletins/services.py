@@ -5,17 +5,25 @@ from __future__ import annotations
 from flask_babel import gettext as _
 from sqlmodel import Session, delete, select
 
+from ..audit.actors import Actor
+from ..audit.services import record
 from ..catalog.services import brand_ids, model_index
 from ..db import utcnow
 from ..errors import Invalid
+from ..notifications.alerts import alert_subscribers
 from .models import Bulletin, BulletinCountry, BulletinModel, BulletinText
+from .queries import bulletin_source
 from .schemas import BulletinIn
 
 
-def upsert_bulletin(session: Session, data: BulletinIn) -> tuple[Bulletin, bool]:
+def upsert_bulletin(session: Session, data: BulletinIn, *,
+                    actor: Actor) -> tuple[Bulletin, bool]:
     """Create or update the bulletin `data.code`; returns (bulletin, changed).
 
-    Models must belong to the bulletin's brand. Nothing is touched when nothing differs."""
+    Models must belong to the bulletin's brand. Nothing is touched when nothing differs;
+    a change is audited once (`bulletin.create` or `bulletin.update`, with the bulletin
+    as it was before and as written) and alerts the subscribers whose car it applies to
+    (`alert_subscribers`: once per text they read)."""
     brands, models = brand_ids(session), model_index(session)
     brand_id = brands.get(data.brand)
     if brand_id is None:
@@ -28,6 +36,7 @@ def upsert_bulletin(session: Session, data: BulletinIn) -> tuple[Bulletin, bool]
         model_ids.add(models[slug][0])
     values = {"kind": data.kind, "brand_id": brand_id, "year_from": data.year_from,
               "year_to": data.year_to, "severity": data.severity, "published": data.published}
+    before = bulletin_source(session, data.code)
     bulletin = session.exec(select(Bulletin).where(Bulletin.code == data.code)).first()
     created = bulletin is None
     if created:
@@ -43,6 +52,12 @@ def upsert_bulletin(session: Session, data: BulletinIn) -> tuple[Bulletin, bool]
         bulletin.version += 1
         bulletin.updated_at = utcnow()
     session.flush()
+    if changed:
+        # In this transaction: a bulletin rolled back alerts nobody.
+        alert_subscribers(session, bulletin)
+        record(session, actor=actor, action="bulletin.create" if created else "bulletin.update",
+               entity_type="bulletin", entity_id=data.code, before=before,
+               after=data.model_dump(mode="json"))
     return bulletin, changed
 
 

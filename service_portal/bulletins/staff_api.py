@@ -8,14 +8,13 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlmodel import select
 
-from ..audit.services import record
 from ..db import get_session
 from ..errors import Conflict, Invalid, NotFound
 from ..jsonbody import json_body
 from ..params import refuse_unknown
-from ..security import actor_label, token_required
+from ..security import current_actor, token_required
 from .models import Bulletin
-from .queries import bulletin_detail, bulletin_source
+from .queries import bulletin_detail
 from .schemas import BulletinIn
 from .services import upsert_bulletin
 
@@ -31,9 +30,7 @@ def create():
     if session.exec(select(Bulletin.id).where(Bulletin.code == data.code)).first():
         raise Conflict(_("A bulletin %(code)s exists already; change it with PUT.",
                          code=data.code), code="bulletin_exists", field="code")
-    upsert_bulletin(session, data)
-    record(session, actor_label=actor_label(), action="bulletin.create",
-           entity_type="bulletin", entity_id=data.code, after=data.model_dump(mode="json"))
+    upsert_bulletin(session, data, actor=current_actor())
     return jsonify(bulletin_detail(session, data.code, str(get_locale() or "en"))), 201
 
 
@@ -46,12 +43,7 @@ def replace(code: str):
     if data.code != code.strip().upper():
         raise Invalid(_("The code in the body differs from the code in the address."),
                       code="code_mismatch", field="code")
-    before = bulletin_source(session, data.code)
-    if before is None:
+    if session.exec(select(Bulletin.id).where(Bulletin.code == data.code)).first() is None:
         raise NotFound(_("There is no bulletin %(code)s.", code=data.code[:40]))
-    _bulletin, changed = upsert_bulletin(session, data)
-    if changed:
-        record(session, actor_label=actor_label(), action="bulletin.update",
-               entity_type="bulletin", entity_id=data.code, before=before,
-               after=data.model_dump(mode="json"))
+    upsert_bulletin(session, data, actor=current_actor())
     return jsonify(bulletin_detail(session, data.code, str(get_locale() or "en")))

@@ -8,17 +8,15 @@ from datetime import date
 from babel import Locale
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 from sqlmodel import Session, select
 from wtforms import SelectChoice
 
 from .. import vocabulary
-from ..audit.services import record
 from ..catalog.queries import catalog_choices
 from ..db import get_session
 from ..errors import PortalError
 from ..i18n import language_choices
-from ..security import role_required
+from ..security import current_actor, role_required
 from .forms import BulletinForm
 from .models import BULLETIN_KINDS, Bulletin
 from .queries import bulletin_source, render_markdown, staff_bulletins
@@ -102,8 +100,8 @@ def _preview(form: BulletinForm) -> list[tuple[str, dict]]:
 
 def _save(session: Session, form: BulletinForm, *, code: str | None,
           before: dict | None) -> tuple[str | None, int]:
-    """Store the bulletin and its audit entry: (its code, 200), or (None, the status) with
-    the errors on the form when refused."""
+    """Store the bulletin (the service audits it): (its code, 200), or (None, the status)
+    with the errors on the form when refused."""
     data = form.to_bulletin(code or form.code.data or "")
     if data is None:
         return None, 422
@@ -112,17 +110,11 @@ def _save(session: Session, form: BulletinForm, *, code: str | None,
                                     code=data.code))
         return None, 409
     try:
-        _bulletin, changed = upsert_bulletin(session, data)
+        upsert_bulletin(session, data, actor=current_actor())
     except PortalError as exc:
         field = getattr(form, exc.field or "", None) or form.code
         form.add_error(field, str(exc.message or exc))
         return None, exc.status
-    if before is None or changed:
-        user = current_user.user
-        record(session, actor_label=f"{user.email} (web)", actor_id=user.id,
-               action="bulletin.create" if before is None else "bulletin.update",
-               entity_type="bulletin", entity_id=data.code, before=before,
-               after=data.model_dump(mode="json"))
     return data.code, 200
 
 

@@ -18,6 +18,7 @@ from ..catalog.queries import catalog_choices, decode_known_vin
 from ..db import get_session
 from ..errors import BadParameter, NotFound, PortalError
 from ..i18n import country_choices
+from ..notifications.alert_forms import AlertForm
 from ..params import single
 from ..search import SearchParams, search
 from ..security import limiter
@@ -107,6 +108,10 @@ def _describe(session: Session, values: dict[str, str], page: dict[str, Any]) ->
                 model=session.get(VehicleModel, found.model_id) if found.model_id else None,
                 recalls=[d for d in docs if d["kind"] == "recall"],
                 others=[d for d in docs if d["kind"] != "recall"])
+    if "vin" in values or ("model" in values and "year" in values):
+        page["alert_form"] = AlertForm(data={
+            "vin": values.get("vin"), "model": values.get("model"), "year": values.get("year"),
+            "country": country or "", "locale": text_locale()}).fill_choices()
     if "near" not in values:
         return 200
     params = SearchParams(near=values["near"], country=country, brand=brand.slug,

@@ -7,7 +7,7 @@ data); without one it is the owner's public status, found by reference plus emai
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
@@ -16,7 +16,7 @@ from ..errors import BadParameter
 from ..jsonbody import json_body
 from ..params import refuse_unknown, single
 from ..search import locate_place
-from ..security import actor_label, bearer_token, holds_personal_data, limiter, token_required
+from ..security import bearer_token, current_actor, holds_personal_data, limiter, token_required
 from .queries import case_by_reference, case_document, owner_case, public_case_document
 from .schemas import CaseRequest
 from .services import open_case, record_case_view
@@ -75,5 +75,5 @@ def _staff_view(reference: str):
     refuse_unknown(request.args, ("lang",))
     session = get_session()
     case = case_by_reference(session, reference)
-    record_case_view(session, case, actor_id=g.api_user.id, actor_label=actor_label())
+    record_case_view(session, case, actor=current_actor())
     return jsonify(case_document(session, case, now=utcnow()))

@@ -7,16 +7,20 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 from xml.etree import ElementTree
 
 import pygal
+from babel.dates import format_date
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from pygal.style import Style
 
+from .. import names
 from ..i18n import format_number
-from ..vocabulary import CASE_STATUSES, SERVICES, label
+from ..vocabulary import CASE_STATUSES, label
 
 # pygal hooks the import system for its map plugins (unused here), and the hook warns on
 # every later import of any module; take it out again.
@@ -27,14 +31,29 @@ _STYLE = Style(background="white", plot_background="white", foreground="#1f2933"
                colors=("#1d4ed8", "#b45309", "#047857", "#7c3aed", "#be123c", "#0e7490"),
                font_family="system-ui, sans-serif")
 
+def _named(name_of: Callable[[str], str]) -> Callable[[str], str]:
+    """`name_of`, except for the statistics' "unknown" (a case without that field)."""
+    return lambda code: _("Not known") if code == "unknown" else name_of(code)
+
+
+def week_name(iso_week: str) -> str:
+    """An ISO week (`2026-W49`) as the reader reads it: the date of its Monday."""
+    try:
+        monday = date.fromisocalendar(int(iso_week[:4]), int(iso_week[6:]), 1)
+    except ValueError:
+        return iso_week
+    return _("week of %(day)s", day=format_date(monday, "medium", locale=get_locale()))
+
+
 #: chart name -> (title, statistics key, how a key is named for the reader)
 CHARTS: dict[str, tuple[Any, str, Callable[[str], str]]] = {
-    "status": (_l("Cases by status"), "status", lambda code: label(CASE_STATUSES, code)),
-    "brand": (_l("Cases by brand"), "brand", str),
-    "model": (_l("Cases by model"), "model", str),
-    "country": (_l("Cases by country"), "country", str),
-    "service": (_l("Cases by service"), "service", lambda code: label(SERVICES, code)),
-    "resolution": (_l("Median hours to resolve, by week"), "resolution_hours", str),
+    "status": (_l("Cases by status"), "status",
+               _named(lambda code: label(CASE_STATUSES, code))),
+    "brand": (_l("Cases by brand"), "brand", _named(names.brand_name)),
+    "model": (_l("Cases by model"), "model", _named(names.model_name)),
+    "country": (_l("Cases by country"), "country", _named(names.country_name)),
+    "service": (_l("Cases by service"), "service", _named(names.service_name)),
+    "resolution": (_l("Median hours to resolve, by week"), "resolution_hours", week_name),
 }
 
 
@@ -47,7 +66,7 @@ def render(name: str, stats: dict[str, Any]) -> bytes:
     if name == "resolution":
         chart = pygal.Line(**config, x_label_rotation=30)
         weeks = stats[key]
-        chart.x_labels = [week for week, _median, _count in weeks]
+        chart.x_labels = [week_name(week) for week, _median, _count in weeks]
         chart.add(_("Median hours"), [round(median, 1) for _week, median, _count in weeks])
     else:
         chart = pygal.HorizontalBar(**config)

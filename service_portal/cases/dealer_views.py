@@ -12,7 +12,7 @@ from flask_login import current_user
 from sqlmodel import select
 
 from ..db import get_session, utcnow
-from ..security import holds_personal_data, role_required
+from ..security import current_actor, holds_personal_data, role_required
 from ..shops.models import Shop
 from ..vocabulary import CASE_STATUSES, label
 from .forms import CaseChangeForm, NoteForm
@@ -56,8 +56,7 @@ def cases():
 def case(reference: str):
     session = get_session(write=True)  # the view shows the owner's contact: audited
     row = _own_case(reference)
-    record_case_view(session, row, actor_id=current_user.user.id,
-                     actor_label=current_user.user.email)
+    record_case_view(session, row, actor=current_actor())
     doc = case_document(session, row, now=utcnow())
     doc["events"] = [e for e in doc["events"] if e["kind"] != "note" or not e["internal"]]
     form = CaseChangeForm(formdata=None, version=row.version, status=row.status)
@@ -74,10 +73,9 @@ def move(reference: str):
     form.status.choices = _moves(row.status)
     form.priority.choices = form.assignee.choices = []
     if form.validate_on_submit() and form.status.data:
-        user = current_user.user
         apply_or_flash(lambda: change_case(
             get_session(), row, CasePatch(version=_version(form), status=form.status.data),
-            actor_id=user.id, actor_label=user.email,
+            actor=current_actor(),
             hours=current_app.config["CASE_SLA_HOURS"], allowed_targets=DEALER_TARGETS),
             _("The case was saved."))
     else:
@@ -91,10 +89,9 @@ def note(reference: str):
     row = _own_case(reference)
     form = NoteForm()
     if form.validate_on_submit():
-        user = current_user.user
         apply_or_flash(lambda: add_note(get_session(), row, NoteIn(body=form.body.data,
                                                            internal=False),
-                                actor_id=user.id, actor_label=user.email),
+                                actor=current_actor()),
                _("The note was added."))
     else:
         flash(_("Write the note first."), "error")

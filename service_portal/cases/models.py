@@ -55,6 +55,10 @@ class Case(SQLModel, table=True):
     consent_at: datetime = Field(sa_type=UTCDateTime)
     sla_due: datetime | None = Field(default=None, sa_type=UTCDateTime)
     sla_paused_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The due time staff were last warned of (a new due time is warned of again).
+    sla_warned_for: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # False once the owner unsubscribed from this case's emails.
+    owner_updates: bool = Field(default=True)
     version: int = Field(default=1)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -10,10 +10,9 @@ import json
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from flask_login import current_user
 
 from ..db import get_session
-from ..security import holds_personal_data, role_required
+from ..security import current_actor, holds_personal_data, role_required
 from ..tabular import download
 from .forms import PrivacyForm
 from .services import erase_owner, export_owner
@@ -31,15 +30,14 @@ def privacy():
     if form.validate_on_submit():
         email = form.email.data.strip().lower()
         session = get_session()
-        user = current_user.user
         if request.form.get("action") == "erase":
             if not form.confirm.data:
                 form.confirm.errors = [_("Tick the box to confirm the erasure.")]
                 return render_template("staff/privacy.html", form=form), 422
-            references = erase_owner(session, email, actor_id=user.id, actor_label=user.email)
+            references = erase_owner(session, email, actor=current_actor())
             flash(_erased_message(len(references)), "success")
             return redirect(url_for(".privacy"))
-        data = export_owner(session, email, actor_id=user.id, actor_label=user.email)
+        data = export_owner(session, email, actor=current_actor())
         return download(json.dumps(data, ensure_ascii=False, indent=2).encode(),
                         "owner-data.json", "application/json")
     return render_template("staff/privacy.html", form=form), 422 if form.errors else 200

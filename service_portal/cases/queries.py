@@ -9,6 +9,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, and_, func, or_
+from sqlalchemy import case as when
 from sqlmodel import Session, select
 
 from ..bulletins.models import Bulletin
@@ -16,7 +17,7 @@ from ..catalog.models import Brand, Service, VehicleModel
 from ..errors import NotFound
 from ..shops.models import Shop
 from ..users.models import User
-from .models import Case, CaseBulletin, CaseEvent
+from .models import CASE_STATUSES, PRIORITIES, Case, CaseBulletin, CaseEvent
 from .queue_params import QueueFilters
 from .workflow import FINISHED, sla_breached
 
@@ -67,13 +68,43 @@ def breach_clause(now: datetime) -> ColumnElement[bool]:
              Case.resolved_at > Case.sla_due)))
 
 
+#: The queue's sort keys (`queue_params.SORT_KEYS`) -> the expression each orders by.
+#: Priority and status sort by their rank (urgent above low; the workflow's order), the
+#: brand by its name, the country by its code.
+_SORTS: dict[str, Any] = {
+    "reference": Case.reference,
+    "priority": when({p: i for i, p in enumerate(PRIORITIES)}, value=Case.priority),
+    "status": when({s: i for i, s in enumerate(CASE_STATUSES)}, value=Case.status),
+    "due": Case.sla_due,
+    "created": Case.created_at,
+    "brand": Brand.name,
+    "country": Case.country,
+}
+
+
+def _order(sort: str | None) -> list[Any]:
+    """ORDER BY for `sort` (`key` or `-key`); by default open cases first, by due time.
+    Rows without a value (no due time, no brand) come last either way; the id breaks ties,
+    so pages never overlap."""
+    if not sort:
+        return [Case.status.in_(FINISHED), Case.sla_due, Case.id]
+    key = sort.removeprefix("-")
+    column, descending = _SORTS[key], sort.startswith("-")
+    # By due time, the cases still on the clock come first either way: a finished case's
+    # due time is history.
+    first = [Case.status.in_(FINISHED)] if key == "due" else []
+    return [*first, column.is_(None), column.desc() if descending else column.asc(),
+            Case.id.desc() if descending else Case.id]
+
+
 def list_cases(session: Session, *, now: datetime, status: str | None = None,
                country: str | None = None, brand: str | None = None,
-               shop_ids: list[int] | None = None, q: str | None = None,
-               breached: bool | None = None, limit: int = 50,
-               offset: int = 0) -> tuple[int, list[dict[str, Any]]]:
-    """Cases matching every filter given, most urgent first: breached, then by due time.
-    `q` matches the reference or the description, case-insensitively."""
+               model: str | None = None, shop_ids: list[int] | None = None,
+               q: str | None = None, breached: bool | None = None, sort: str | None = None,
+               limit: int = 50, offset: int = 0) -> tuple[int, list[dict[str, Any]]]:
+    """Cases matching every filter given, most urgent first (breached, then by due time)
+    unless `sort` names a column. `q` matches the reference or the description,
+    case-insensitively."""
     query = _summary_query()
     if status:
         query = query.where(Case.status == status)
@@ -81,6 +112,8 @@ def list_cases(session: Session, *, now: datetime, status: str | None = None,
         query = query.where(Case.country == country)
     if brand:
         query = query.where(Brand.slug == brand)
+    if model:
+        query = query.where(VehicleModel.slug == model)
     if shop_ids is not None:
         query = query.where(Case.shop_id.in_(shop_ids))
     if q:
@@ -92,8 +125,7 @@ def list_cases(session: Session, *, now: datetime, status: str | None = None,
         clause = breach_clause(now)
         query = query.where(clause if breached else ~clause)
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
-    rows = session.exec(query.order_by(Case.status.in_(FINISHED), Case.sla_due, Case.id)
-                        .limit(limit).offset(offset)).all()
+    rows = session.exec(query.order_by(*_order(sort)).limit(limit).offset(offset)).all()
     return total, [_summary(row, now) for row in rows]
 
 
@@ -102,10 +134,31 @@ def queue_cases(session: Session, filters: QueueFilters, *, now: datetime,
     """The staff queue for checked `filters` (`queue_params`); `limit` overrides the page
     size, from the first row (the CSV export)."""
     return list_cases(session, now=now, status=filters.status, country=filters.country,
-                      brand=filters.brand,
+                      brand=filters.brand, model=filters.model,
                       shop_ids=[filters.shop_id] if filters.shop_id else None, q=filters.q,
-                      breached=filters.breached, limit=limit or filters.limit,
-                      offset=0 if limit else filters.offset)
+                      breached=filters.breached, sort=filters.sort,
+                      limit=limit or filters.limit, offset=0 if limit else filters.offset)
+
+
+def overdue_count(session: Session, *, now: datetime) -> int:
+    """Open cases past their due time (a paused clock read where it stopped): the work
+    that is late now, whatever the queue's filters."""
+    return session.scalar(select(func.count()).select_from(Case).where(
+        Case.status.not_in(FINISHED), breach_clause(now)))
+
+
+def queue_choices(session: Session) -> dict[str, list]:
+    """What the queue's selects offer: the brands and models (slug, name, brand slug) and
+    the countries that cases have, brands and models by name."""
+    brands = session.exec(select(Brand.slug, Brand.name).where(
+        Brand.id.in_(select(Case.brand_id).distinct())).order_by(Brand.name)).all()
+    models = session.exec(select(VehicleModel.slug, VehicleModel.name, Brand.slug)
+                          .join(Brand, Brand.id == VehicleModel.brand_id)
+                          .where(VehicleModel.id.in_(select(Case.model_id).distinct()))
+                          .order_by(Brand.name, VehicleModel.name)).all()
+    countries = session.exec(select(Case.country).distinct().order_by(Case.country)).all()
+    return {"brands": [tuple(row) for row in brands], "models": [tuple(row) for row in models],
+            "countries": list(countries)}
 
 
 def _summary(row, now: datetime) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from flask_babel import gettext as _
 from sqlalchemy import delete, insert, update
 from sqlmodel import Session, select
 
+from ..audit.actors import Actor
 from ..audit.services import record
 from ..bulletins.models import Bulletin
 from ..catalog.models import Brand, Service, VehicleModel
@@ -22,6 +23,7 @@ from ..catalog.queries import decode_known_vin, vin_mismatch
 from ..db import utcnow
 from ..errors import Conflict, Invalid
 from ..fields import phone_e164
+from ..notifications import outbox as notify
 from ..shops.models import Shop
 from ..users.models import User
 from ..vocabulary import CASE_STATUSES, label
@@ -29,8 +31,6 @@ from . import workflow
 from .models import Case, CaseBulletin, CaseEvent
 from .queries import owner_export
 from .schemas import CasePatch, CaseRequest, NoteIn
-
-OWNER_ACTOR = "owner"
 
 
 def open_case(session: Session, data: CaseRequest, *, hours: Mapping[str, int],
@@ -67,14 +67,15 @@ def open_case(session: Session, data: CaseRequest, *, hours: Mapping[str, int],
                 lon=place[2] if place else None)
     session.add(case)
     session.flush()
-    _event(session, case.id, actor_id=None, actor_label=OWNER_ACTOR, kind="opened", at=now,
+    _event(session, case.id, actor=Actor.owner(), kind="opened", at=now,
            after={"status": "new", "priority": "normal", "shop_id": data.shop_id,
                   "service": data.service})
+    notify.case_opened(session, case)
     return case
 
 
-def change_case(session: Session, case: Case, patch: CasePatch, *, actor_id: int | None,
-                actor_label: str, hours: Mapping[str, int],
+def change_case(session: Session, case: Case, patch: CasePatch, *, actor: Actor,
+                hours: Mapping[str, int],
                 allowed_targets: frozenset[str] | None = None,
                 now: datetime | None = None) -> dict[str, Any]:
     """Apply a staff (or, with `allowed_targets`, a shop's) change to `case`, seen at
@@ -136,13 +137,14 @@ def change_case(session: Session, case: Case, patch: CasePatch, *, actor_id: int
     if not after:
         return {}
     _versioned_update(session, case, {**values, "updated_at": now})
-    _event(session, case.id, actor_id=actor_id, actor_label=actor_label, kind="changed",
+    _event(session, case.id, actor=actor, kind="changed",
            at=now, before=before, after=after)
+    notify.case_changed(session, case, before, after, actor_id=actor.user_id)
     return after
 
 
-def add_note(session: Session, case: Case, note: NoteIn, *, actor_id: int | None,
-             actor_label: str, now: datetime | None = None) -> CaseEvent:
+def add_note(session: Session, case: Case, note: NoteIn, *, actor: Actor,
+             now: datetime | None = None) -> CaseEvent:
     """Append a note. Notes never conflict (they change no state); the case's version still
     moves on, atomically, so a form opened before the note knows the case changed."""
     now = now or utcnow()
@@ -150,29 +152,34 @@ def add_note(session: Session, case: Case, note: NoteIn, *, actor_id: int | None
                     .values(updated_at=now, version=Case.version + 1)
                     .execution_options(synchronize_session=False))
     session.expire(case)
-    return _event(session, case.id, actor_id=actor_id, actor_label=actor_label, kind="note",
-                  at=now, body=note.body, internal=note.internal)
+    event = _event(session, case.id, actor=actor, kind="note",
+                   at=now, body=note.body, internal=note.internal)
+    if not note.internal:
+        author = session.get(User, actor.user_id) if actor.user_id else None
+        notify.public_note(session, case, note.body,
+                           from_shop=author is not None and author.role == "dealer")
+    return event
 
 
-def record_case_view(session: Session, case: Case, *, actor_id: int | None,
-                     actor_label: str) -> None:
+def record_case_view(session: Session, case: Case, *, actor: Actor) -> None:
     """Staff or a dealer opening a case read personal data: that goes into the audit log."""
-    record(session, actor_label=actor_label, actor_id=actor_id, action="case.view",
+    record(session, actor=actor, action="case.view",
            entity_type="case", entity_id=case.reference)
 
 
-def export_owner(session: Session, email: str, *, actor_id: int | None, actor_label: str,
+def export_owner(session: Session, email: str, *, actor: Actor,
                  now: datetime | None = None) -> dict[str, Any]:
     """Everything held on the owner of `email` (`queries.owner_export`), audited with the
     case references, never the address."""
     data = owner_export(session, email, now=now or utcnow())
-    record(session, actor_label=actor_label, actor_id=actor_id, action="privacy.export",
+    data.update(notify.held_on(session, email))
+    record(session, actor=actor, action="privacy.export",
            entity_type="owner",
            entity_id=",".join(c["reference"] for c in data["cases"])[:80] or "none")
     return data
 
 
-def erase_owner(session: Session, email: str, *, actor_id: int | None, actor_label: str,
+def erase_owner(session: Session, email: str, *, actor: Actor,
                 now: datetime | None = None) -> list[str]:
     """Remove the personal data of every case of `email`: owner fields, VIN, description,
     place and note bodies. Status, vehicle, country, service and times stay for anonymous
@@ -187,10 +194,11 @@ def erase_owner(session: Session, email: str, *, actor_id: int | None, actor_lab
             version=Case.version + 1))
         session.execute(update(CaseEvent).where(CaseEvent.case_id == case.id,
                                                 CaseEvent.body.is_not(None)).values(body=None))
-        _event(session, case.id, actor_id=actor_id, actor_label=actor_label, kind="erased",
+        _event(session, case.id, actor=actor, kind="erased",
                at=now)
     references = [case.reference for case in cases]
-    record(session, actor_label=actor_label, actor_id=actor_id, action="privacy.erase",
+    notify.forget(session, email)
+    record(session, actor=actor, action="privacy.erase",
            entity_type="owner", entity_id=",".join(references)[:80] or "none",
            after={"cases": references})
     return references
@@ -280,10 +288,10 @@ def _versioned_update(session: Session, case: Case, values: dict[str, Any]) -> N
     session.expire(case)
 
 
-def _event(session: Session, case_id: int, *, actor_id: int | None, actor_label: str,
-           kind: str, at: datetime, before: dict | None = None, after: dict | None = None,
-           body: str | None = None, internal: bool = False) -> CaseEvent:
-    event = CaseEvent(case_id=case_id, at=at, actor_id=actor_id, actor_label=actor_label[:100],
+def _event(session: Session, case_id: int, *, actor: Actor, kind: str, at: datetime,
+           before: dict | None = None, after: dict | None = None, body: str | None = None,
+           internal: bool = False) -> CaseEvent:
+    event = CaseEvent(case_id=case_id, at=at, actor_id=actor.user_id, actor_label=actor.label,
                       kind=kind, before=before, after=after, body=body, internal=internal)
     session.add(event)
     session.flush()

@@ -6,12 +6,12 @@ erasing it are written to the audit log.
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 
 from ..db import get_session, utcnow
 from ..jsonbody import json_body
 from ..params import refuse_unknown
-from ..security import actor_label, holds_personal_data, token_required
+from ..security import current_actor, holds_personal_data, token_required
 from .queries import case_by_reference, case_document, queue_cases
 from .queue_params import parse_queue_args
 from .schemas import CasePatch, NoteIn, PrivacyRequest
@@ -38,7 +38,7 @@ def change(reference: str):
     patch = json_body(CasePatch)
     session = get_session()
     case = case_by_reference(session, reference)
-    change_case(session, case, patch, actor_id=g.api_user.id, actor_label=actor_label(),
+    change_case(session, case, patch, actor=current_actor(),
                 hours=current_app.config["CASE_SLA_HOURS"])
     return jsonify(case_document(session, case, now=utcnow()))
 
@@ -50,7 +50,7 @@ def note(reference: str):
     data = json_body(NoteIn)
     session = get_session()
     case = case_by_reference(session, reference)
-    add_note(session, case, data, actor_id=g.api_user.id, actor_label=actor_label())
+    add_note(session, case, data, actor=current_actor())
     return jsonify(case_document(session, case, now=utcnow())), 201
 
 
@@ -60,8 +60,7 @@ def export_owner_data():
     """Everything held on an owner, by the email in the body (never in the URL)."""
     refuse_unknown(request.args, ("lang",))
     email = json_body(PrivacyRequest).email
-    return jsonify(export_owner(get_session(), email, actor_id=g.api_user.id,
-                                actor_label=actor_label()))
+    return jsonify(export_owner(get_session(), email, actor=current_actor()))
 
 
 @bp.post("/privacy/erase")
@@ -70,6 +69,5 @@ def erase():
     """Erase an owner's personal data; the cases stay, anonymous, for statistics."""
     refuse_unknown(request.args, ("lang",))
     email = json_body(PrivacyRequest).email
-    references = erase_owner(get_session(), email, actor_id=g.api_user.id,
-                             actor_label=actor_label())
+    references = erase_owner(get_session(), email, actor=current_actor())
     return jsonify({"erased": references})

@@ -16,18 +16,19 @@ from flask import (
 )
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from flask_login import current_user
 from pydantic import ValidationError
 from sqlmodel import select
 
+from ..audit.services import record_export
 from ..bulletins.queries import applicable_bulletins
 from ..catalog.models import Brand, Service
-from ..db import get_session, utcnow
+from ..db import get_session
 from ..errors import BadParameter, PortalError
 from ..jsonbody import error_message
+from ..notifications.outbox import case_messages, utcnow
 from ..parts.schemas import part_number as check_part_number
 from ..search import SearchParams, search
-from ..security import holds_personal_data, role_required
+from ..security import current_actor, holds_personal_data, role_required
 from ..shops.models import Shop
 from ..tabular import download, to_csv
 from ..users.models import User
@@ -55,11 +56,9 @@ EXPORT_COLUMNS = ["reference", "status", "priority", "brand", "model", "model_ye
 @bp.get("/cases")
 @staff_only
 def queue():
-    filters = parse_queue_args(request.args, allow_empty=True)
-    total, cases = queue_cases(get_session(), filters, now=utcnow())
-    args = {k: v for k, v in request.args.items() if v and k != "offset"}
-    return render_template("staff/queue.html", cases=cases, total=total, filters=filters,
-                           args=args)
+    from .queue_views import render_queue  # that module builds on this one's helpers
+
+    return render_queue()
 
 
 @bp.get("/cases/<reference>")
@@ -67,18 +66,21 @@ def queue():
 def case(reference: str):
     session = get_session(write=True)  # the view itself is audited
     row = case_by_reference(session, reference)
-    record_case_view(session, row, actor_id=current_user.user.id,
-                     actor_label=current_user.user.email)
+    record_case_view(session, row, actor=current_actor())
     doc = case_document(session, row, now=utcnow())
     bulletins = applicable_bulletins(session, brand_id=row.brand_id, model_id=row.model_id,
                                      year=row.model_year, country=row.country,
                                      locale=str(get_locale() or "en")) if row.brand_id else []
     change_form = _change_form(session, row, doc, bulletins)
-    note_form = NoteForm(formdata=None)
+    from .canned_views import note_form_for  # that module builds on this one's helpers
+
+    note_form, canned = note_form_for(session, row)
     part, availability = _part_availability(row)
     return render_template("staff/case.html", case=doc, bulletins=bulletins,
                            shops=_suggested_shops(row), change_form=change_form,
-                           note_form=note_form, part=part, availability=availability)
+                           note_form=note_form, canned=canned, part=part,
+                           availability=availability, emails=case_messages(session, row.id),
+                           owner_updates=row.owner_updates)
 
 
 @bp.post("/cases/<reference>/change")
@@ -99,8 +101,8 @@ def change(reference: str):
             values["assignee"] = None
         values["bulletin_codes"] = form.bulletin_codes.data or []
         apply_or_flash(lambda: change_case(
-            session, row, CasePatch.model_validate(values), actor_id=current_user.user.id,
-            actor_label=current_user.user.email, hours=current_app.config["CASE_SLA_HOURS"]),
+            session, row, CasePatch.model_validate(values), actor=current_actor(),
+            hours=current_app.config["CASE_SLA_HOURS"]),
             _("The case was saved."))
     else:
         _flash_form_errors(form)
@@ -115,9 +117,8 @@ def note(reference: str):
     form = NoteForm()
     if form.validate_on_submit():
         apply_or_flash(lambda: add_note(session, row, NoteIn(body=form.body.data,
-                                                     internal=form.internal.data),
-                                actor_id=current_user.user.id,
-                                actor_label=current_user.user.email),
+                                                     internal=form.internal.data == "y"),
+                                actor=current_actor()),
                _("The note was added."))
     else:
         _flash_form_errors(form)
@@ -150,13 +151,18 @@ def chart(name: str):
 @staff_only
 def export():
     """The queue as CSV, without owners' personal data; formulas neutralised."""
+    session = get_session(write=True)  # the export itself is audited
     filters = parse_queue_args(request.args, allow_empty=True)
-    _total, cases = queue_cases(get_session(), filters, now=utcnow(), limit=EXPORT_LIMIT)
+    _total, cases = queue_cases(session, filters, now=utcnow(), limit=EXPORT_LIMIT)
     rows = [[c["reference"], c["status"], c["priority"], c["brand"], c["model"],
              c["model_year"], c["country"], c["service"],
              c["shop"]["name"] if c["shop"] else "", c["assignee"] or "", c["created_at"],
              c["sla_due"], c["sla_breached"], c["resolved_at"] or "", c["closed_at"] or ""]
             for c in cases]
+    # The search text may name an owner: the entry says only that there was one.
+    used = {k: ("…" if k == "q" else v) for k, v in request.args.items() if v}
+    record_export(session, actor=current_actor(), what="cases", entity_type="queue",
+                  entity_id="cases.csv", rows=len(rows), details={"filters": used})
     return download(to_csv(EXPORT_COLUMNS, rows), "cases.csv", "text/csv")
 
 

@@ -5,7 +5,7 @@ an address bar, a history or a log."""
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from pydantic import ValidationError
 from sqlmodel import select
@@ -20,12 +20,13 @@ from ..security import holds_personal_data, limiter
 from ..vocabulary import SERVICES, label
 from .api import case_limit, create_case, lookup_limit
 from .forms import CaseLookupForm, RequestHelpForm
+from .history import status_changes
 from .queries import owner_case, public_case_document
 from .schemas import CaseRequest
+from .workflow import is_reference
 
 bp = Blueprint("cases", __name__)
 holds_personal_data(bp)
-_SENT = "case_sent"
 
 
 def _not_posting() -> bool:
@@ -40,16 +41,18 @@ def request_help():
     _fill_choices(form)
     if request.method == "GET" and request.args.get("shop", "").isdigit():
         form.shop_id.data = request.args["shop"]
-    if form.validate_on_submit() and _submit(form):
-        return redirect(url_for("cases.sent"))
+    if form.validate_on_submit() and (reference := _submit(form)):
+        # Post/redirect/get: the confirmation survives a reload. The reference alone
+        # opens nothing; the owner's email stays out of the address.
+        return redirect(url_for("cases.sent", reference=reference), code=303)
     status = 422 if form.errors else 200
     return render_template("cases/request.html", form=form), status
 
 
 @bp.get("/help/sent")
 def sent():
-    reference = session.pop(_SENT, None)
-    if reference is None:
+    reference = request.args.get("reference", "")
+    if not is_reference(reference):
         return redirect(url_for("cases.request_help"))
     return render_template("cases/sent.html", reference=reference)
 
@@ -58,19 +61,24 @@ def sent():
 @limiter.shared_limit(lookup_limit, scope="case-lookup", exempt_when=_not_posting)
 def status():
     form = CaseLookupForm()
-    case = None
+    if request.method == "GET" and is_reference(request.args.get("reference", "")):
+        form.reference.data = request.args["reference"]  # from the "sent" page's link
+    case, moves = None, []
     if form.validate_on_submit():
         db = get_session()
         try:
-            case = public_case_document(db, owner_case(db, form.reference.data, form.email.data))
+            found = owner_case(db, form.reference.data, form.email.data)
         except PortalError as exc:
             form.reference.errors = [exc.message]
+        else:
+            case, moves = public_case_document(db, found), status_changes(db, found.id)
     code = 404 if form.reference.errors and request.method == "POST" else 200
-    return render_template("cases/status.html", form=form, case=case), code
+    return render_template("cases/status.html", form=form, case=case, moves=moves), code
 
 
-def _submit(form: RequestHelpForm) -> bool:
-    """Open the case; on refusal put each message on its field and return False."""
+def _submit(form: RequestHelpForm) -> str | None:
+    """Open the case and return its reference; on refusal put each message on its field
+    and return None."""
     raw = {name: getattr(form, name).data for name in (
         "name", "email", "phone", "vin", "model", "year", "country", "place", "service",
         "description")}
@@ -85,14 +93,14 @@ def _submit(form: RequestHelpForm) -> bool:
             target = getattr(form, name, form.description)
             message = (_("Please agree, so that we can handle your request.")
                        if name == "consent" else error_message(err))
-            target.errors = [*target.errors, message]
-        return False
+            if message not in target.errors:
+                target.errors = [*target.errors, message]
+        return None
     except PortalError as exc:
         target = getattr(form, exc.field or "description", form.description)
         target.errors = [*target.errors, exc.message or str(exc)]
-        return False
-    session[_SENT] = case.reference
-    return True
+        return None
+    return case.reference
 
 
 def _fill_choices(form: RequestHelpForm) -> None:

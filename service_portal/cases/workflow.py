@@ -37,6 +37,14 @@ def can_move(current: str, target: str) -> bool:
     return target in TRANSITIONS.get(current, frozenset())
 
 
+def is_reference(text: str) -> bool:
+    """Whether `text` is shaped like a reference `new_reference` draws."""
+    head, _, code = text.rpartition("-")
+    prefix, _, year = head.partition("-")
+    return (prefix == "SP" and len(year) == 4 and year.isascii() and year.isdigit()
+            and len(code) == REFERENCE_LENGTH and all(c in _REFERENCE_ALPHABET for c in code))
+
+
 def new_reference(year: int) -> str:
     """An unguessable case reference such as `SP-2026-7QK3ZD8M`."""
     code = "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(REFERENCE_LENGTH))

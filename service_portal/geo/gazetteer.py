@@ -36,6 +36,30 @@ _UMLAUTS = re.compile("[äöüÄÖÜ\u0308]")
 # drops), so `prefix + _KEY_END` bounds the keys starting with `prefix`.
 _KEY_END = "\U0010ffff"
 _SEP = "\x00"
+#: Scripts whose alternate names are kept to show a place in a reader's language: the
+#: non-Latin scripts of the portal's locales (Arabic, Han, Thai), as code point ranges.
+LOCAL_SCRIPTS = {"arabic": ((0x0600, 0x06FF), (0x0750, 0x077F)),
+                 "han": ((0x3400, 0x4DBF), (0x4E00, 0x9FFF)),
+                 "thai": ((0x0E00, 0x0E7F),)}
+
+
+def script_of(name: str) -> str | None:
+    """The LOCAL_SCRIPTS script all of `name`'s letters are written in, else None."""
+    found = None
+    for char in name:
+        if not char.isalpha():
+            continue
+        code = ord(char)
+        script = next((s for s, ranges in LOCAL_SCRIPTS.items()
+                       if any(lo <= code <= hi for lo, hi in ranges)), None)
+        if script is None or (found and script != found):
+            return None
+        found = script
+    return found
+
+
+def _in_local_script(name: str) -> bool:
+    return not name.isascii() and script_of(name) is not None
 
 
 class _FoldTable(dict):
@@ -103,6 +127,8 @@ class Place:
     lon: float
     population: int
     timezone: str
+    #: GeoNames' first-level division code ("KY", "05"), "" when unknown.
+    admin1: str = ""
 
     @property
     def label(self) -> str:
@@ -219,6 +245,9 @@ class Gazetteer:
         rows = sorted(cities.values(), key=lambda c: (-int(c.get("population") or 0),
                                                       int(c["geonameid"])))
         self.places: list[Place] = []
+        # Per place number, its alternate names in a script of LOCAL_SCRIPTS (for showing a
+        # place in the reader's language); Latin names are left out to keep this small.
+        self._local_names: dict[int, tuple[str, ...]] = {}
         main_postings: dict[str, list[int]] = {}
         all_postings: dict[str, list[int]] = {}
         main_blobs: list[str] = []
@@ -228,7 +257,11 @@ class Gazetteer:
                 geonameid=int(row["geonameid"]), name=row["name"],
                 country=row["countrycode"], lat=float(row["latitude"]),
                 lon=float(row["longitude"]), population=int(row.get("population") or 0),
-                timezone=row.get("timezone") or ""))
+                timezone=row.get("timezone") or "", admin1=row.get("admin1code") or ""))
+            local = tuple(name for name in row.get("alternatenames") or ()
+                          if _in_local_script(name))
+            if local:
+                self._local_names[number] = local
             main: set[str] = set()
             _add_keys(main, row["name"])
             keys = set(main)
@@ -243,6 +276,8 @@ class Gazetteer:
             main_blobs.append(_SEP + _SEP.join(main))
             all_blobs.append(_SEP + _SEP.join(keys))
         countries = [place.country for place in self.places]
+        self._by_id = {place.geonameid: n for n, place in enumerate(self.places)
+                       if n in self._local_names}
         self._main = _Names(main_postings, tuple(main_blobs), countries)
         self._all = _Names(all_postings, tuple(all_blobs), countries)
         # Candidates for `suggest`: keys grouped by first character and length.
@@ -250,6 +285,12 @@ class Gazetteer:
         for key in sorted(all_postings):
             buckets.setdefault((key[0], len(key)), []).append(key)
         self._buckets = {bucket: tuple(keys) for bucket, keys in buckets.items()}
+
+    def local_names(self, place: Place) -> tuple[str, ...]:
+        """`place`'s alternate names written in a script of LOCAL_SCRIPTS, in GeoNames'
+        order ("الرياض", "利雅得", ...)."""
+        number = self._by_id.get(place.geonameid)
+        return self._local_names.get(number, ()) if number is not None else ()
 
     def lookup(self, query: str, country: str | None = None) -> Place | None:
         """The most populous place named `query` (in any script or spelling), else None.

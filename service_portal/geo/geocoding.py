@@ -11,6 +11,8 @@ from service_portal.geo.gazetteer import MAX_QUERY_CHARS, Place, get_gazetteer
 
 #: Distinct (query, country, endpoint) answers from Nominatim kept per process.
 NOMINATIM_CACHE_SIZE = 1024
+#: Suggestions offered for an unknown place, each name at most once per country.
+SUGGESTIONS = 5
 #: Place names come back in English, matching the GeoNames main names the gazetteer labels.
 NOMINATIM_LANGUAGE = "en"
 
@@ -39,6 +41,8 @@ class Location:
     lat: float
     lon: float
     label: str | None
+    #: The gazetteer's place, when the offline geocoder found one.
+    place: Place | None = None
 
 
 def parse_lat_lon(text: str) -> tuple[float, float] | None:
@@ -72,8 +76,9 @@ def resolve(near: str, *, country: str | None = None, geocoder: str = "offline",
         gazetteer = get_gazetteer()
         place = gazetteer.lookup(near, country)
         if place is None:
-            raise UnknownPlace(near, gazetteer.suggest(near, country))
-        return Location(place.lat, place.lon, place.label)
+            raise UnknownPlace(near, distinct_names(gazetteer.suggest(near, country,
+                                                                      limit=3 * SUGGESTIONS)))
+        return Location(place.lat, place.lon, place.label, place)
     if geocoder == "nominatim":
         if not user_agent:
             raise ValueError("Nominatim needs a user agent that identifies this application")
@@ -87,6 +92,18 @@ def resolve(near: str, *, country: str | None = None, geocoder: str = "offline",
             raise UnknownPlace(near, [])
         return found
     raise ValueError(f"unknown geocoder {geocoder!r}: use 'offline' or 'nominatim'")
+
+
+def distinct_names(places: list[Place], limit: int = SUGGESTIONS) -> list[Place]:
+    """The first of `places` of each name and country, at most `limit`: a suggestion is
+    offered as that name and country, which find only the most populous place anyway."""
+    seen: set[tuple[str, str]] = set()
+    kept: list[Place] = []
+    for place in places:
+        if (place.name, place.country) not in seen and len(kept) < limit:
+            seen.add((place.name, place.country))
+            kept.append(place)
+    return kept
 
 
 def _encodable(text: str) -> bool:

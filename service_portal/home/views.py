@@ -10,7 +10,10 @@ from werkzeug.datastructures import MultiDict
 from ..catalog.queries import vin_mismatch
 from ..db import get_session
 from ..errors import PortalError, retry_after
+from ..formats import default_radius
+from ..notifications.outbox import backlog as outbox_backlog
 from ..search import MAX_RADIUS_KM, app_index, parse_search_args, search
+from ..search.location import found_place, locate
 from ..security import limiter, rate_limit_health, token_required
 from ..shops.views import marker
 from .queries import portal_counts, search_choices, vehicle_from_vin
@@ -40,6 +43,8 @@ def index():
     status = 200
     try:
         params = parse_search_args(request.args, strict=False, require_location=False)
+        if not request.args.get("radius_km"):
+            params.radius_km = default_radius()[1]  # round miles for readers of miles
         vin_text = (request.args.get("vin") or "").strip()
         if vin_text:
             info = vehicle_from_vin(session, vin_text)
@@ -51,6 +56,10 @@ def index():
         context["brand"] = params.brand or choices["model_brand"].get(params.model or "")
         if params.lat is not None or params.near:
             context["found"] = found = search(params)
+            if params.near and params.lat is None:
+                # The place as the owner typed it heads the results; what it was found as,
+                # in the owner's language, follows ("الرياض" stays "الرياض").
+                context["place_found"] = found_place(locate(params), params.near)
             context["markers"] = [marker(r) for r in found["results"]]
             context["pages"] = _pages(found)
             context["widen"] = _widen(params.radius_km, found)
@@ -106,7 +115,8 @@ def _widen(radius_km: float, found: dict) -> dict | None:
 @bp.app_template_global()
 def filter_label(name: str, value: str) -> str:
     """An active filter in words, for the links that drop it."""
-    from ..shops.views import language_name, vocab
+    from ..names import language_name
+    from ..shops.views import vocab
 
     choices = search_choices(get_session())
     shown = {
@@ -131,7 +141,8 @@ def page_link(**changes) -> str:
 @bp.get("/healthz")
 def healthz():
     """For load balancers: answers 200 only when the database answers. With `detail=1`
-    and a staff or admin token, also this process's search index (CONTRACT section 15)."""
+    and a staff or admin token, also this process's search index and the outbox's backlog
+    (CONTRACT section 15)."""
     try:
         get_session().execute(text("SELECT 1"))
     except Exception as exc:  # noqa: BLE001 - anything but an answer means: not healthy
@@ -150,6 +161,7 @@ def healthz():
 @token_required("staff", "admin")
 def _health_detail():
     response = jsonify({"status": "ok", "search_index": app_index().report(),
-                        "rate_limits": rate_limit_health()})
+                        "rate_limits": rate_limit_health(),
+                        "outbox": outbox_backlog(get_session())})
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -9,7 +9,7 @@ from ..db import get_session, reads_first
 from ..errors import BadParameter, NotFound
 from ..jsonbody import json_body
 from ..params import refuse_unknown, single
-from ..security import actor_label, token_required
+from ..security import current_actor, token_required
 from ..shops.models import Shop
 from ..shops.queries import organization_shop
 from ..tabular import read_table
@@ -45,7 +45,7 @@ def replace_stock(shop_id: int):
     shop = own_shop(shop_id)
     body = json_body(StockPutIn)
     counts = put_stock(get_session(), shop_id=shop.id, items=body.items, mode=body.mode,
-                       actor=actor_label())
+                       actor=current_actor())
     return jsonify({k: counts[k] for k in ("created", "updated", "deleted")})
 
 
@@ -61,13 +61,13 @@ def patch_stock(shop_id: int, number: str):
     session = get_session()
     if body.qty_delta is not None:
         row = adjust_stock(session, shop_id=shop.id, part_number=pn, delta=body.qty_delta,
-                           actor=actor_label())
+                           actor=current_actor())
         if body.min_qty is not None:
             row = set_stock(session, shop_id=shop.id, part_number=pn, qty=None, version=None,
-                            min_qty=body.min_qty, actor=actor_label())
+                            min_qty=body.min_qty, actor=current_actor())
     else:
         row = set_stock(session, shop_id=shop.id, part_number=pn, qty=body.qty,
-                        version=body.version, min_qty=body.min_qty, actor=actor_label())
+                        version=body.version, min_qty=body.min_qty, actor=current_actor())
     return jsonify({"part_number": pn, "qty": row.qty, "price": money(row.price),
                     "currency": row.currency, "min_qty": row.min_qty, "version": row.version,
                     "updated_at": row.updated_at.isoformat()})
@@ -89,7 +89,8 @@ def import_file(shop_id: int):
     table = read_table(upload.read(), upload.filename or "",
                        seconds=current_app.config["IMPORT_PARSE_SECONDS"])
     explicit = "shop_external_id" not in table.columns
-    counts = import_stock(get_session(), table,
+    counts = import_stock(get_session(), table, actor=current_actor(),
+                          source=upload.filename or "",
                           shop_external_id=shop.external_id if explicit else None,
                           dry_run=dry_run, organization_id=shop.organization_id)
     return jsonify({**counts, "dry_run": dry_run})

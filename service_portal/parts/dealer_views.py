@@ -20,9 +20,10 @@ from flask_login import current_user
 from sqlalchemy import delete, select
 
 from ..audit.models import AuditEntry
+from ..audit.services import record_export
 from ..db import begin_writing, get_session, reads_first, utcnow
 from ..errors import PortalError
-from ..security import role_required
+from ..security import current_actor, role_required
 from ..shops.models import Shop
 from ..shops.queries import organization_shop
 from ..tabular import ImportFailed, download, read_table, to_csv, to_xlsx
@@ -31,6 +32,7 @@ from .models import StockUpload
 from .queries import shop_stock
 from .schemas import part_number
 from .services import import_stock, keep_upload, set_stock
+from .stock_audit import stock_entity_id
 
 bp = Blueprint("dealer", __name__, url_prefix="/dealer")
 UPLOAD_TTL = timedelta(hours=1)
@@ -46,10 +48,6 @@ def own_shop(shop_id: int) -> Shop:
     if shop is None:
         abort(404)
     return shop
-
-
-def actor() -> str:
-    return f"{current_user.user.email} (web)"
 
 
 @bp.get("/")
@@ -82,7 +80,8 @@ def edit_line(shop_id: int, number: str):
     try:
         pn = part_number(number)
         set_stock(get_session(), shop_id=shop.id, part_number=pn, qty=form.qty.data,
-                  version=int(form.version.data), min_qty=form.min_qty.data, actor=actor())
+                  version=int(form.version.data), min_qty=form.min_qty.data,
+                  actor=current_actor())
     except ValueError:
         abort(404)
     except PortalError as exc:
@@ -157,15 +156,19 @@ def commit_upload(shop_id: int, token: str):
 def _import(session, shop: Shop, data: bytes, filename: str, *, dry_run: bool) -> dict:
     table = read_table(data, filename, seconds=current_app.config["IMPORT_PARSE_SECONDS"])
     per_shop = "shop_external_id" in table.columns
-    return import_stock(session, table, shop_external_id=None if per_shop else shop.external_id,
+    return import_stock(session, table, actor=current_actor(), source=filename,
+                        shop_external_id=None if per_shop else shop.external_id,
                         dry_run=dry_run, organization_id=shop.organization_id)
 
 
 @bp.get("/shops/<id:shop_id>/stock.<any(csv, xlsx):kind>")
 @dealer_required
 def export(shop_id: int, kind: str):
+    session = get_session(write=True)  # the export itself is audited
     shop = own_shop(shop_id)
-    rows = [[r[c] for c in EXPORT_COLUMNS] for r in shop_stock(get_session(), shop.id)]
+    rows = [[r[c] for c in EXPORT_COLUMNS] for r in shop_stock(session, shop.id)]
+    record_export(session, actor=current_actor(), what="stock", entity_type="shop",
+                  entity_id=shop.id, rows=len(rows), details={"format": kind})
     name = f"stock-{shop.external_id}.{kind}"
     if kind == "csv":
         body, mimetype = to_csv(EXPORT_COLUMNS, rows), "text/csv"
@@ -184,6 +187,6 @@ def history(shop_id: int, number: str):
     except ValueError:
         abort(404)
     entries = get_session().scalars(select(AuditEntry).where(
-        AuditEntry.entity_type == "stock", AuditEntry.entity_id == f"{shop.id}:{pn}")
+        AuditEntry.entity_type == "stock", AuditEntry.entity_id == stock_entity_id(shop.id, pn))
         .order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(200)).all()
     return render_template("dealer/history.html", shop=shop, part_number=pn, entries=entries)

@@ -11,6 +11,8 @@ from sqlalchemy import and_, bindparam, delete, func, insert, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from ..audit.actors import Actor
+from ..audit.services import record
 from ..catalog.services import brand_ids, model_index
 from ..db import (
     begin_writing,
@@ -33,6 +35,7 @@ from .schemas import (
     parse_part_row,
     parse_stock_row,
 )
+from .stock_audit import line_state, record_lines, record_staged_changes, stock_entity_id
 
 
 def find_cycle(successors: dict[str, str | None]) -> list[str] | None:
@@ -148,11 +151,12 @@ def _fitments(session: Session, part_ids: list[int]) -> dict[int, set[int]]:
 
 
 STOCK_BATCH = 10_000
+IMPORT_ACTION = "stock.import"
 
 
-def import_stock(session: Session, table: Table, *, shop_external_id: str | None = None,
-                 replace: bool = False, dry_run: bool = False,
-                 organization_id: int | None = None,
+def import_stock(session: Session, table: Table, *, actor: Actor, source: str,
+                 shop_external_id: str | None = None, replace: bool = False,
+                 dry_run: bool = False, organization_id: int | None = None,
                  progress: Callable[[int], None] | None = None) -> dict[str, int]:
     """Load stock rows, all or nothing; returns counts of created, updated, deleted rows.
 
@@ -170,7 +174,11 @@ def import_stock(session: Session, table: Table, *, shop_external_id: str | None
 
     Only that last step takes the write lock (`begin_writing`): reading and checking the
     file, and a whole dry run, leave other writers free. A shop or part deleted meanwhile
-    makes it a 409 `catalog_changed` that stores nothing."""
+    makes it a 409 `catalog_changed` that stores nothing.
+
+    Audited (not a dry run): one `stock.import` entry per line created, changed or
+    removed, with its before and after, and, when it changed anything, one for the import
+    (entity `import`, the file name `source`, its rows, the mode and the counts)."""
     require_columns(table, STOCK_COLUMNS if shop_external_id
                     else (*STOCK_COLUMNS, "shop_external_id"))
     shops = _ShopIds(session, organization_id)
@@ -237,7 +245,7 @@ def import_stock(session: Session, table: Table, *, shop_external_id: str | None
     if not dry_run:
         begin_writing(session)
     try:
-        counts = stage.merge(dry_run=dry_run)
+        counts = stage.merge(dry_run=dry_run, actor=actor)
     except IntegrityError:  # the checked shops or parts are gone: the file needs checking again
         raise Conflict(_("Shops or parts changed while the file was checked; nothing was "
                          "imported. Please try again."), code="catalog_changed") from None
@@ -245,7 +253,14 @@ def import_stock(session: Session, table: Table, *, shop_external_id: str | None
     if shop_external_id is not None:
         touched.add(shops.get(shop_external_id))
     if replace:
-        counts["deleted"] = _remove_unlisted(session, touched, seen, dry_run=dry_run)
+        counts["deleted"] = _remove_unlisted(session, touched, seen, dry_run=dry_run,
+                                             actor=actor, action=IMPORT_ACTION)
+    if not dry_run and _changed(counts):
+        record(session, actor=actor, action=IMPORT_ACTION, entity_type="import",
+               entity_id=source[:80] or "-",
+               after={"file": source, "rows": stage.rows,
+                      "mode": "replace" if replace else "merge",
+                      "shop": shop_external_id, **counts})
     session.flush()
     return counts
 
@@ -320,8 +335,10 @@ class _StockStage:
             self.session.connection().exec_driver_sql(f"DROP TABLE {self.name}")
             self.created = False
 
-    def merge(self, *, dry_run: bool) -> dict[str, int]:
-        """Counts of created, updated and unchanged lines; written unless `dry_run`."""
+    def merge(self, *, dry_run: bool, actor: Actor) -> dict[str, int]:
+        """Counts of created, updated and unchanged lines; written (and audited, one entry
+        per line written) unless `dry_run`. When the lines written differ from the lines
+        audited, another writer created a line meanwhile (PostgreSQL): 409, nothing stored."""
         counts = {"created": 0, "updated": 0, "deleted": 0, "unchanged": 0}
         if not self.rows:
             return counts
@@ -350,6 +367,8 @@ class _StockStage:
                 "updated_at = excluded.updated_at, version = stock.version + 1 "
                 f"WHERE {changed}")
             now = (driver_timestamp(connection, utcnow()),)
+            audited = record_staged_changes(self.session, actor=actor, action=IMPORT_ACTION,
+                                            stage=self.name)
             if sqlite:  # the write lock is held: the line count tells new lines apart
                 count = "SELECT count(*) FROM stock"
                 before = connection.exec_driver_sql(count).scalar_one()
@@ -360,6 +379,9 @@ class _StockStage:
                     f"WITH up AS ({upsert} RETURNING version) SELECT count(*) FILTER "
                     "(WHERE version = 1), count(*) FROM up", now).one()
             updated = written - created
+            if audited != (created, updated):
+                raise Conflict(_("The stock changed while the file was imported; nothing "
+                                 "was imported. Please try again."), code="stock_changed")
         counts.update(created=created, updated=updated,
                       unchanged=self.rows - created - updated)
         return counts
@@ -403,17 +425,34 @@ class _PartIds(_ShopIds):
         super().__init__(session, None)
 
 
-def _remove_unlisted(session: Session, shop_ids: set[int], listed, *, dry_run: bool) -> int:
+def _remove_unlisted(session: Session, shop_ids: set[int], listed, *, dry_run: bool,
+                     actor: Actor, action: str) -> int:
     """With `replace`: delete the named shops' stock whose (shop << 32 | part) key is not
-    in `listed`; returns how many lines that is."""
+    in `listed`, each deletion audited with the line as it was; returns how many lines."""
     stale = [(s, p) for s, p in session.exec(select(Stock.shop_id, Stock.part_id)
                                             .where(Stock.shop_id.in_(shop_ids))).all()
              if (s << 32 | p) not in listed]
-    if not dry_run:
-        for chunk in _chunks_of(stale, 500):
-            session.execute(delete(Stock).where(or_(*(
-                and_(Stock.shop_id == s, Stock.part_id == p) for s, p in chunk))))
+    if dry_run or not stale:
+        return len(stale)
+    gone = []
+    for chunk in _chunks_of(stale, 500):
+        gone.extend(session.execute(delete(Stock).where(or_(*(
+            and_(Stock.shop_id == s, Stock.part_id == p) for s, p in chunk)))
+            .returning(Stock.shop_id, Stock.part_id, Stock.qty, Stock.price, Stock.currency,
+                       Stock.version)).all())
+    numbers = _part_numbers(session, {row.part_id for row in gone})
+    record_lines(session, actor=actor, action=action, changes=[
+        (row.shop_id, numbers[row.part_id],
+         line_state(row.qty, row.price, row.currency, row.version), None) for row in gone])
     return len(stale)
+
+
+def _part_numbers(session: Session, part_ids: set[int]) -> dict[int, str]:
+    out: dict[int, str] = {}
+    for chunk in _chunks_of(part_ids, 900):
+        out.update(session.execute(select(Part.id, Part.part_number)
+                                   .where(Part.id.in_(chunk))).all())
+    return out
 
 
 def _chunks_of(rows, size: int):
@@ -428,58 +467,52 @@ def _chunks_of(rows, size: int):
         yield chunk
 
 
-def apply_stock(session: Session, rows: list[tuple], *, shop_ids: set[int],
-                replace: bool = False, dry_run: bool = False) -> dict[str, int]:
-    """Write (shop id, part id, qty, price, currency) rows with one upsert statement.
+def _upsert_lines(session: Session, rows: list[tuple]) -> list[tuple]:
+    """Write (shop id, part id, qty, price, currency) rows with one upsert statement; returns
+    (part id, qty, price, currency, version) of each line it created or changed.
 
-    The upsert touches only lines whose values differ and returns their new `version`:
-    1 for a new line, more for a changed one, nothing for an unchanged one; so no line
-    is read first. A dry run does the same inside a savepoint it rolls back. `replace`
-    also removes the lines of `shop_ids` that the rows leave out."""
-    if dry_run:
-        savepoint = session.begin_nested()
-        try:
-            return apply_stock(session, rows, shop_ids=shop_ids, replace=replace)
-        finally:
-            savepoint.rollback()
-    versions: list[int] = []
-    if rows:
-        connection = session.connection()
-        sqlite = connection.dialect.name == "sqlite"
-        now = driver_timestamp(connection, utcnow())
-        distinct = "IS NOT" if sqlite else "IS DISTINCT FROM"
-        returned = bulk_upsert_returning(
-            connection, "stock",
-            ("shop_id", "part_id", "qty", "price", "currency", "min_qty", "version",
-             "updated_at"),
-            [(s, p, q, float(pr) if sqlite and pr is not None else pr, c, 0, 1, now)
-             for s, p, q, pr, c in rows],
-            conflict=("shop_id", "part_id"),
-            update_sql="qty = excluded.qty, price = excluded.price, "
-                       "currency = excluded.currency, updated_at = excluded.updated_at, "
-                       "version = stock.version + 1",
-            where_sql=f"stock.qty {distinct} excluded.qty OR stock.price {distinct} "
-                      f"excluded.price OR stock.currency {distinct} excluded.currency",
-            returning="version")
-        versions = [v for (v,) in returned]
-    created = sum(1 for v in versions if v == 1)
-    counts = {"created": created, "updated": len(versions) - created, "deleted": 0,
-              "unchanged": len(rows) - len(versions)}
-    if replace and shop_ids:
-        counts["deleted"] = _remove_unlisted(session, shop_ids,
-                                             {s << 32 | p for s, p, *_rest in rows},
-                                             dry_run=False)
-    session.flush()
-    return counts
+    The upsert touches only lines whose values differ: version 1 for a new line, more for
+    a changed one, nothing for an unchanged one; so no line is read first."""
+    if not rows:
+        return []
+    connection = session.connection()
+    sqlite = connection.dialect.name == "sqlite"
+    now = driver_timestamp(connection, utcnow())
+    distinct = "IS NOT" if sqlite else "IS DISTINCT FROM"
+    return bulk_upsert_returning(
+        connection, "stock",
+        ("shop_id", "part_id", "qty", "price", "currency", "min_qty", "version", "updated_at"),
+        [(s, p, q, float(pr) if sqlite and pr is not None else pr, c, 0, 1, now)
+         for s, p, q, pr, c in rows],
+        conflict=("shop_id", "part_id"),
+        update_sql="qty = excluded.qty, price = excluded.price, "
+                   "currency = excluded.currency, updated_at = excluded.updated_at, "
+                   "version = stock.version + 1",
+        where_sql=f"stock.qty {distinct} excluded.qty OR stock.price {distinct} "
+                  f"excluded.price OR stock.currency {distinct} excluded.currency",
+        returning="part_id, qty, price, currency, version")
+
+
+def _locked_lines(session: Session, shop_id: int, part_ids) -> dict[int, dict]:
+    """The shop's lines of `part_ids` as audit states, locked until the transaction ends
+    (PostgreSQL; SQLite's write lock is held already), so nobody changes them between
+    this read and the write that follows."""
+    out = {}
+    for chunk in _chunks_of(part_ids, 900):
+        for row in session.execute(
+                select(Stock.part_id, Stock.qty, Stock.price, Stock.currency, Stock.version)
+                .where(Stock.shop_id == shop_id, Stock.part_id.in_(chunk))
+                .order_by(Stock.part_id).with_for_update()):
+            out[row.part_id] = line_state(row.qty, row.price, row.currency, row.version)
+    return out
 
 
 def adjust_stock(session: Session, *, shop_id: int, part_number: str, delta: int,
-                 actor: str) -> Stock:
+                 actor: Actor) -> Stock:
     """Add `delta` to the stock in one atomic `UPDATE ... WHERE 0 <= qty + delta <= MAX_QTY`,
     so concurrent writers never lose an update nor pass a bound together; 409
-    `insufficient_stock` below zero, 422 (as for a `qty` too high) above MAX_QTY."""
-    from ..audit.services import record
-
+    `insufficient_stock` below zero, 422 (as for a `qty` too high) above MAX_QTY. Audited
+    with the quantity before, which is the one returned less `delta`."""
     part_id = _part_id(session, part_number)
     # The changed row comes back whole: no second read.
     row = session.scalars(
@@ -500,45 +533,50 @@ def adjust_stock(session: Session, *, shop_id: int, part_number: str, delta: int
                                                        "message": message}])
         raise Conflict(_("Not enough in stock for this change."), code="insufficient_stock",
                        field="qty_delta")
-    record(session, actor_label=actor, action="stock.adjust", entity_type="stock",
-           entity_id=f"{shop_id}:{part_number}", before={"qty": row.qty - delta},
+    record(session, actor=actor, action="stock.adjust", entity_type="stock",
+           entity_id=stock_entity_id(shop_id, part_number),
+           before={"qty": row.qty - delta, "version": row.version - 1},
            after={"qty": row.qty, "version": row.version})
     return row
 
 
 def set_stock(session: Session, *, shop_id: int, part_number: str, qty: int | None,
-              version: int | None, min_qty: int | None, actor: str) -> Stock:
+              version: int | None, min_qty: int | None, actor: Actor) -> Stock:
     """Set `qty` only if the row is still at `version` (optimistic: 409 when another write
-    came first); `min_qty` (the low-stock threshold) needs no version."""
-    from ..audit.services import record
+    came first); `min_qty` (the low-stock threshold) needs no version.
 
+    The line is read and locked before it is written (PostgreSQL `FOR UPDATE`; SQLite's
+    write lock), so the audit entry's before is exactly what this change replaced and a
+    concurrent write waits for it, then sees the new version."""
     part_id = _part_id(session, part_number)
-    before = _stock_row(session, shop_id, part_id)
+    line = (Stock.shop_id == shop_id, Stock.part_id == part_id)
+    before = session.execute(select(Stock.qty, Stock.min_qty, Stock.version).where(*line)
+                             .with_for_update()).first()
     if before is None:
         raise NotFound(_("This shop has no stock line for %(part)s.", part=part_number))
     values: dict = {"updated_at": utcnow(), "version": Stock.version + 1}
-    condition = [Stock.shop_id == shop_id, Stock.part_id == part_id]
     if qty is not None:
+        if before.version != version:
+            raise Conflict(field="version")
         values["qty"] = qty
-        condition.append(Stock.version == version)
     if min_qty is not None:
         values["min_qty"] = min_qty
-    row = session.execute(update(Stock).where(*condition).values(**values)
-                          .returning(Stock.qty, Stock.min_qty, Stock.version)).first()
-    if row is None:
-        raise Conflict(field="version")
-    record(session, actor_label=actor, action="stock.set", entity_type="stock",
-           entity_id=f"{shop_id}:{part_number}",
-           before={"qty": before.qty, "min_qty": before.min_qty, "version": before.version},
-           after={"qty": row.qty, "min_qty": row.min_qty, "version": row.version})
+    after = session.execute(update(Stock).where(*line).values(**values)
+                            .returning(Stock.qty, Stock.min_qty, Stock.version)
+                            .execution_options(synchronize_session=False)).one()
+    record(session, actor=actor, action="stock.set", entity_type="stock",
+           entity_id=stock_entity_id(shop_id, part_number), before=before._asdict(),
+           after=after._asdict())
     return _stock_row(session, shop_id, part_id)
 
 
 def put_stock(session: Session, *, shop_id: int, items: list, mode: str,
-              actor: str) -> dict[str, int]:
-    """Write the listed lines (merge) or make them the shop's whole stock (replace)."""
-    from ..audit.services import record
-
+              actor: Actor) -> dict[str, int]:
+    """Write the listed lines (merge) or make them the shop's whole stock (replace), all
+    or nothing. Audited: one `stock.put.<mode>` entry per line created, changed or removed
+    (each before read under lock, before the write) and, when it changed anything, one for
+    the PUT (entity shop: its rows, mode and counts). A line another writer created
+    meanwhile is a 409."""
     numbers = {item.part_number for item in items}
     parts = dict(session.execute(select(Part.part_number, Part.id)
                                  .where(Part.part_number.in_(numbers))).all())
@@ -550,12 +588,34 @@ def put_stock(session: Session, *, shop_id: int, items: list, mode: str,
     if len(numbers) != len(items):
         raise Invalid(_("A part number is listed twice."), code="duplicate_part",
                       field="items")
-    counts = apply_stock(session, [(shop_id, parts[i.part_number], i.qty, i.price, i.currency)
-                                   for i in items], shop_ids={shop_id},
-                         replace=mode == "replace")
-    record(session, actor_label=actor, action=f"stock.put.{mode}", entity_type="shop",
-           entity_id=shop_id, after=counts)
+    action = f"stock.put.{mode}"
+    before = _locked_lines(session, shop_id, sorted(parts.values()))
+    written = _upsert_lines(session, [(shop_id, parts[i.part_number], i.qty, i.price,
+                                       i.currency) for i in items])
+    numbers_by_id = {part_id: number for number, part_id in parts.items()}
+    changes = []
+    for part_id, qty, price, currency, version in written:
+        if part_id not in before and version != 1:
+            raise Conflict(_("The stock changed meanwhile; nothing was stored. Please try "
+                             "again."), code="stock_changed")
+        changes.append((shop_id, numbers_by_id[part_id], before.get(part_id),
+                        line_state(qty, price, currency, version)))
+    record_lines(session, actor=actor, action=action, changes=changes)
+    created = sum(1 for _p, *_values, version in written if version == 1)
+    counts = {"created": created, "updated": len(written) - created, "deleted": 0,
+              "unchanged": len(items) - len(written)}
+    if mode == "replace":
+        counts["deleted"] = _remove_unlisted(session, {shop_id},
+                                             {shop_id << 32 | p for p in parts.values()},
+                                             dry_run=False, actor=actor, action=action)
+    if _changed(counts):
+        record(session, actor=actor, action=action, entity_type="shop", entity_id=shop_id,
+               after={"mode": mode, "rows": len(items), **counts})
     return counts
+
+
+def _changed(counts: dict[str, int]) -> bool:
+    return any(counts[k] for k in ("created", "updated", "deleted"))
 
 
 def _part_id(session: Session, part_number: str) -> int:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
+from ..audit.actors import Actor
 from ..bulletins.schemas import BulletinIn
 from ..bulletins.services import upsert_bulletin
 from ..catalog.services import upsert_brands, upsert_services, upsert_vehicle_models
@@ -52,10 +53,12 @@ def load_seed(session: Session, seed_dir: Path = SEED_DIR,
         for r in read_csv(seed_dir / "organizations.csv")]))
     step("shops", import_shops(session, _table(seed_dir / "shops.csv")))
     step("parts", import_parts(session, _table(seed_dir / "parts.csv")))
-    step("stock", import_stock(session, _table(seed_dir / "stock.csv")))
+    step("stock", import_stock(session, _table(seed_dir / "stock.csv"),
+                               actor=Actor.command_line(), source="stock.csv"))
     step("bulletins", _load_bulletins(session, seed_dir / "bulletins.json"))
     step("users", ensure_demo_users(session))
     step("cases", _load_cases(session, seed_dir / "cases.json"))
+    step("canned replies", _load_canned_replies(session, seed_dir / "canned_replies.json"))
     return report
 
 
@@ -81,10 +84,19 @@ def _load_bulletins(session: Session, path: Path) -> dict[str, int]:
     created = updated = 0
     for raw in json.loads(path.read_text(encoding="utf-8")):
         data = BulletinIn.model_validate(raw)
-        bulletin, changed = upsert_bulletin(session, data)
+        bulletin, changed = upsert_bulletin(session, data, actor=Actor.command_line())
         if changed:
             created += bulletin.version == 1
             updated += bulletin.version > 1
+    return {"created": created, "updated": updated}
+
+
+def _load_canned_replies(session: Session, path: Path) -> dict[str, int]:
+    from ..cases.canned import upsert_canned_replies
+
+    if not path.exists():
+        return {"created": 0, "updated": 0}
+    created, updated = upsert_canned_replies(session, json.loads(path.read_text("utf-8")))
     return {"created": created, "updated": updated}
 
 
@@ -124,7 +136,7 @@ def _load_cases(session: Session, path: Path) -> dict[str, int]:
             session.refresh(case)
             if kind == "note":
                 add_note(session, case, NoteIn(body=item["body"], internal=item["internal"]),
-                         actor_id=staff.id, actor_label=staff.email, now=at)
+                         actor=Actor.web(staff), now=at)
                 continue
             values = {"version": case.version, "status": item["status"]}
             if "priority" in item:
@@ -134,8 +146,8 @@ def _load_cases(session: Session, path: Path) -> dict[str, int]:
             if "shop" in item:
                 values["shop_id"] = session.exec(select(Shop.id).where(
                     Shop.external_id == item["shop"])).one()
-            change_case(session, case, CasePatch.model_validate(values), actor_id=staff.id,
-                        actor_label=staff.email, hours=DEFAULT_SLA_HOURS, now=at)
+            change_case(session, case, CasePatch.model_validate(values),
+                        actor=Actor.web(staff), hours=DEFAULT_SLA_HOURS, now=at)
         created += 1
     return {"created": created, "updated": 0}
 

@@ -13,9 +13,10 @@ from .. import vocabulary
 from ..catalog.models import Service
 from ..db import get_session
 from ..errors import PortalError
-from ..parts.dealer_views import actor, dealer_required, own_shop
+from ..parts.dealer_views import dealer_required, own_shop
+from ..security import current_actor
 from .forms import ShopProfileForm
-from .hours import weekly_table
+from .hours import opening_week
 from .services import shop_links, update_profile
 
 bp = Blueprint("dealer_shops", __name__, url_prefix="/dealer")
@@ -42,7 +43,8 @@ def profile(shop_id: int):
     if request.method == "POST":
         if form.validate_on_submit() and not preview_only:
             try:
-                update_profile(session, shop, version=int(form.version.data), actor=actor(),
+                update_profile(session, shop, version=int(form.version.data),
+                               actor=current_actor(),
                                values={"name": form.name.data.strip(),
                                        "phone": form.phone.data or None,
                                        "email": form.email.data or None,
@@ -64,6 +66,6 @@ def profile(shop_id: int):
         elif form.errors:
             status = 422
     hours = form.opening_hours.data if not form.opening_hours.errors else None
-    week = weekly_table(hours, shop.timezone, shop.country, datetime.now(UTC))
+    week = opening_week(hours, shop.timezone, shop.country, datetime.now(UTC))
     return render_template("dealer/profile.html", shop=shop, form=form, week=week,
                            hours=hours), status

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -63,3 +63,22 @@ def weekly_table(hours: str | None, zone: str, country: str | None, start: datet
     end = begin + timedelta(days=7)
     return [(a, b) for a, b, state, _comments in parsed.intervals(begin, end)
             if state == opening_hours.State.OPEN]
+
+
+def opening_week(hours: str | None, zone: str, country: str | None,
+                 now: datetime) -> list[dict]:
+    """Seven days from today in the shop's zone: each day's date and its open spans
+    (start, end) as local times; `all_day` when open from midnight to midnight."""
+    tz = ZoneInfo(zone)
+    today = now.astimezone(tz).date()
+    start = datetime.combine(today, time(0), tzinfo=tz)
+    intervals = weekly_table(hours, zone, country, start)
+    days = []
+    for offset in range(7):
+        day = today + timedelta(days=offset)
+        begin = datetime.combine(day, time(0), tzinfo=tz)
+        end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
+        spans = [(max(a, begin), min(b, end)) for a, b in intervals if a < end and b > begin]
+        days.append({"date": day, "spans": spans,
+                     "all_day": len(spans) == 1 and spans[0] == (begin, end)})
+    return days

@@ -6,6 +6,7 @@ from flask_babel import gettext as _
 from sqlalchemy import insert
 from sqlmodel import Session, delete, select
 
+from ..audit.actors import Actor
 from ..catalog.models import Service
 from ..catalog.services import brand_ids, service_ids
 from ..db import begin_writing, upsert_by_key, utcnow
@@ -143,7 +144,7 @@ def _organization_ids(session: Session, slugs: set[str]) -> dict[str, int]:
 
 
 def update_profile(session: Session, shop: Shop, *, version: int, values: dict,
-                   services: list[str], languages: list[str], actor: str) -> None:
+                   services: list[str], languages: list[str], actor: Actor) -> None:
     """Change a shop's profile if it is still at `version` (409 otherwise); phone numbers
     are checked for the shop's country and stored in E.164; every change is audited."""
     from sqlalchemy import update
@@ -173,7 +174,7 @@ def update_profile(session: Session, shop: Shop, *, version: int, values: dict,
     _replace_links(session, {shop.id: ({(b, lv) for b, lv in brands.items()},
                                        {(known[s],) for s in services},
                                        {(lang,) for lang in languages})})
-    record(session, actor_label=actor, action="shop.profile", entity_type="shop",
+    record(session, actor=actor, action="shop.profile", entity_type="shop",
            entity_id=shop.id, before={**before, **before_links},
            after={**{k: _plain(v) for k, v in values.items()},
                   "services": sorted(services), "languages": sorted(languages)})

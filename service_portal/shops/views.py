@@ -2,35 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from babel import Locale, UnknownLocaleError
+from babel import Locale
 from babel.dates import format_date, format_datetime, match_skeleton
 from flask import Blueprint, render_template, url_for
 from flask_babel import get_locale
 from sqlalchemy import select
 
-from .. import vocabulary
 from ..catalog.models import Brand
 from ..db import get_session
 from ..errors import NotFound
 from ..i18n import format_money
 from ..parts.queries import shop_stock
 from .documents import shop_documents
-from .hours import state_at, weekly_table
+from .hours import opening_week, state_at
 from .models import Shop
 
 bp = Blueprint("shops", __name__)
-
-_VOCABULARIES = {"service": vocabulary.SERVICES, "level": vocabulary.AUTH_LEVELS,
-                 "hv": vocabulary.HV_LEVELS, "reason": vocabulary.MATCH_REASONS,
-                 "powertrain": vocabulary.POWERTRAINS, "case_status": vocabulary.CASE_STATUSES,
-                 "priority": vocabulary.CASE_PRIORITIES, "case_event": vocabulary.CASE_EVENTS}
-
 
 @bp.get("/shops/<id:shop_id>")
 def shop(shop_id: int):
@@ -55,25 +48,6 @@ def marker(doc: dict) -> dict:
             "url": url_for("shops.shop", shop_id=doc["id"])}
 
 
-def opening_week(hours: str | None, zone: str, country: str | None,
-                 now: datetime) -> list[dict]:
-    """Seven days from today in the shop's zone: each day's date and its open spans
-    (start, end) as local times; `all_day` when open from midnight to midnight."""
-    tz = ZoneInfo(zone)
-    today = now.astimezone(tz).date()
-    start = datetime.combine(today, time(0), tzinfo=tz)
-    intervals = weekly_table(hours, zone, country, start)
-    days = []
-    for offset in range(7):
-        day = today + timedelta(days=offset)
-        begin = datetime.combine(day, time(0), tzinfo=tz)
-        end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
-        spans = [(max(a, begin), min(b, end)) for a, b in intervals if a < end and b > begin]
-        days.append({"date": day, "spans": spans,
-                     "all_day": len(spans) == 1 and spans[0] == (begin, end)})
-    return days
-
-
 def json_ld(doc: dict) -> dict:
     """schema.org `AutoRepair` for search engines; rendered with `tojson` (escaped)."""
     data = {"@context": "https://schema.org", "@type": "AutoRepair", "name": doc["name"],
@@ -93,12 +67,6 @@ def json_ld(doc: dict) -> dict:
     if safe_link(doc["website"]):
         data["sameAs"] = doc["website"]
     return data
-
-
-@bp.app_template_global()
-def vocab(kind: str, code: str | None) -> str:
-    """The reader's name for a code: `vocab('service', 'tyres')`."""
-    return vocabulary.label(_VOCABULARIES[kind], code)
 
 
 @bp.app_template_filter()
@@ -164,11 +132,3 @@ def short_date(day: date | str | None) -> str:
     return format_date(day, "medium", locale=get_locale())
 
 
-@bp.app_template_filter()
-def language_name(code: str) -> str:
-    """A BCP 47 code as the reader calls that language (`de` -> "German")."""
-    try:
-        name = Locale.parse(code.replace("-", "_")).get_display_name(get_locale())
-    except (ValueError, TypeError, UnknownLocaleError):
-        return code
-    return name or code

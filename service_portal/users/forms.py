@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, PasswordField, StringField
+from wtforms import EmailField, HiddenField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from .. import fields
@@ -34,3 +34,15 @@ class NewTokenForm(FlaskForm):
 
 class RevokeTokenForm(FlaskForm):
     """Revokes one token (POST with CSRF)."""
+
+
+class TimeZoneForm(FlaskForm):
+    """The zone the signed-in user reads times in; empty means their organisation's."""
+
+    time_zone = SelectField(_l("Time zone"), validate_choice=True)
+
+    def __init__(self, *args, default_label: str, **kwargs) -> None:
+        from ..names import zone_choices
+
+        super().__init__(*args, **kwargs)
+        self.time_zone.choices = [("", default_label), *zone_choices()]

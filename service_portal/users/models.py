@@ -33,6 +33,8 @@ class User(SQLModel, table=True):
     # An IANA zone name (Europe/Berlin) for the times this user reads; NULL means their
     # organisation's shops' zone, or the browser's.
     time_zone: str | None = Field(default=None, max_length=64)
+    # The language of this user's emails (a supported locale); NULL means English.
+    locale: str | None = Field(default=None, max_length=10)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 

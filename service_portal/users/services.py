@@ -9,6 +9,7 @@ from sqlalchemy import case, delete, or_, update
 from sqlmodel import Session, select
 
 from .. import fields
+from ..audit.actors import Actor
 from ..audit.services import record
 from ..db import utcnow
 from ..errors import Invalid, NotFound
@@ -67,36 +68,57 @@ def set_password(session: Session, user: User, password: str) -> None:
     session.flush()
 
 
-def issue_token(session: Session, *, email: str, name: str = "cli") -> str:
-    """Create an API token for the user and return it; only its hash is stored."""
+def issue_token(session: Session, *, email: str, name: str = "cli", actor: Actor) -> str:
+    """Create an API token for the user of `email` and return it; only its hash is
+    stored. Audited (`token.create`, never the token itself)."""
     user = session.exec(select(User).where(User.email == email.strip().lower())).first()
     if user is None or not user.active:
         raise NotFound(_("No active user with this email."), field="email")
+    return issue_token_for(session, user, name, actor=actor)
+
+
+def issue_token_for(session: Session, user: User, name: str, *, actor: Actor) -> str:
+    """A new named token for `user`; the caller shows it once, only its hash is kept.
+    Audited (`token.create`: whose token, its name and prefix)."""
     token = new_token()
-    session.add(ApiToken(user_id=user.id, name=name[:100], token_hash=hash_token(token),
-                         prefix=token[:12]))
+    row = ApiToken(user_id=user.id, name=name.strip()[:100] or "token",
+                   token_hash=hash_token(token), prefix=token[:12])
+    session.add(row)
     session.flush()
+    record(session, actor=actor, action="token.create", entity_type="token", entity_id=row.id,
+           after={"user_id": user.id, "name": row.name, "prefix": row.prefix})
     return token
 
 
-def issue_token_for(session: Session, user: User, name: str) -> str:
-    """A new named token for `user`; the caller shows it once, only its hash is kept."""
-    token = new_token()
-    session.add(ApiToken(user_id=user.id, name=name.strip()[:100] or "token",
-                         token_hash=hash_token(token), prefix=token[:12]))
-    session.flush()
-    return token
-
-
-def revoke_token(session: Session, user: User, token_id: int) -> bool:
-    """Revoke one of the user's own tokens; False when it is not theirs or already revoked."""
+def revoke_token(session: Session, user: User, token_id: int, *, actor: Actor) -> bool:
+    """Revoke one of the user's own tokens; False when it is not theirs or already revoked.
+    Audited (`token.revoke`)."""
     token = session.get(ApiToken, token_id)
     if token is None or token.user_id != user.id or token.revoked_at is not None:
         return False
     token.revoked_at = utcnow()
     session.add(token)
     session.flush()
+    record(session, actor=actor, action="token.revoke", entity_type="token", entity_id=token.id,
+           before={"revoked_at": None},
+           after={"user_id": user.id, "name": token.name, "prefix": token.prefix,
+                  "revoked_at": token.revoked_at.isoformat()})
     return True
+
+
+def set_time_zone(session: Session, user: User, zone: str | None) -> None:
+    """The zone `user` reads times in: an IANA name, or None for their organisation's."""
+    from ..geo.timezones import is_zone
+
+    if zone and not is_zone(zone):
+        raise Invalid(_("Not a time zone: %(value)s", value=zone), code="invalid_time_zone",
+                      field="time_zone")
+    row = session.get(User, user.id)
+    if row is None:
+        raise NotFound()
+    row.time_zone = zone or None
+    session.add(row)
+    session.flush()
 
 
 def record_token_use(session: Session, token_id: int, *, now: datetime) -> None:
@@ -152,19 +174,19 @@ def _end_sessions(session: Session, user: User) -> int:
     return result.rowcount or 0
 
 
-def change_password(session: Session, *, email: str, password: str, actor_label: str) -> int:
+def change_password(session: Session, *, email: str, password: str, actor: Actor) -> int:
     """Give the user of `email` a new password. Their sessions end, so a browser signed in
     with the old password (perhaps someone else's) must sign in again. Returns how many
     sessions ended."""
     user = _existing_user(session, email)
     set_password(session, user, password)
     ended = _end_sessions(session, user)
-    record(session, actor_label=actor_label, action="user.password", entity_type="user",
+    record(session, actor=actor, action="user.password", entity_type="user",
            entity_id=user.id, after={"sessions_ended": ended})
     return ended
 
 
-def disable_user(session: Session, *, email: str, actor_label: str) -> int:
+def disable_user(session: Session, *, email: str, actor: Actor) -> int:
     """The user of `email` can no longer sign in; their sessions end now and their tokens
     are refused while they stay disabled. Returns how many sessions ended."""
     user = _existing_user(session, email)
@@ -173,28 +195,28 @@ def disable_user(session: Session, *, email: str, actor_label: str) -> int:
     session.add(user)
     session.flush()
     ended = _end_sessions(session, user)
-    record(session, actor_label=actor_label, action="user.disable", entity_type="user",
+    record(session, actor=actor, action="user.disable", entity_type="user",
            entity_id=user.id, before={"active": before},
            after={"active": False, "sessions_ended": ended})
     return ended
 
 
-def enable_user(session: Session, *, email: str, actor_label: str) -> None:
+def enable_user(session: Session, *, email: str, actor: Actor) -> None:
     """The user of `email` may sign in again (and their unrevoked tokens work again)."""
     user = _existing_user(session, email)
     before = user.active
     user.active = True
     session.add(user)
     session.flush()
-    record(session, actor_label=actor_label, action="user.enable", entity_type="user",
+    record(session, actor=actor, action="user.enable", entity_type="user",
            entity_id=user.id, before={"active": before}, after={"active": True})
 
 
-def end_user_sessions(session: Session, *, email: str, actor_label: str) -> int:
+def end_user_sessions(session: Session, *, email: str, actor: Actor) -> int:
     """Sign the user of `email` out everywhere: every browser session ends. Returns how
     many did."""
     user = _existing_user(session, email)
     ended = _end_sessions(session, user)
-    record(session, actor_label=actor_label, action="user.sign_out", entity_type="user",
+    record(session, actor=actor, action="user.sign_out", entity_type="user",
            entity_id=user.id, after={"sessions_ended": ended})
     return ended

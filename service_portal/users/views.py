@@ -11,12 +11,19 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from ..db import get_session, utcnow
-from ..security import limiter
+from ..names import UTC, organization_zone
+from ..security import current_actor, limiter
 from .auth import authenticate, end_session, safe_next, start_session
-from .forms import LoginForm, LogoutForm, NewTokenForm, RevokeTokenForm
+from .forms import LoginForm, LogoutForm, NewTokenForm, RevokeTokenForm, TimeZoneForm
 from .models import ApiToken
 from .queries import login_wait
-from .services import clear_failed_logins, issue_token_for, record_failed_login, revoke_token
+from .services import (
+    clear_failed_logins,
+    issue_token_for,
+    record_failed_login,
+    revoke_token,
+    set_time_zone,
+)
 
 bp = Blueprint("users", __name__)
 
@@ -52,7 +59,7 @@ def login():
         if user is not None:
             clear_failed_logins(db, email)
             start_session(db, user)
-            default = url_for("dealer.shops") if user.role == "dealer" else url_for("home.index")
+            default = _landing(user.role)
             return redirect(safe_next(form.next.data, default))
         record_failed_login(db, email, now=now)
         db.commit()  # the failure counts, although the answer is an error
@@ -60,6 +67,13 @@ def login():
         return render_template("users/login.html", form=form), 401
     status = 400 if request.method == "POST" else 200
     return render_template("users/login.html", form=form), status
+
+
+def _landing(role: str) -> str:
+    """Where a sign-in without a `next` lands: staff on the queue, dealers on their shops."""
+    if role in ("staff", "admin"):
+        return url_for("staff_cases.queue")
+    return url_for("dealer.shops") if role == "dealer" else url_for("home.index")
 
 
 @bp.post("/logout")
@@ -81,7 +95,8 @@ def tokens():
     if request.method == "POST":
         if not form.validate_on_submit():
             return _tokens_page(form, None), 400
-        shown = issue_token_for(db, current_user.user, form.name.data)
+        shown = issue_token_for(db, current_user.user, form.name.data,
+                                actor=current_actor())
         flash(_("Copy the token now: it will not be shown again."), "info")
     return _tokens_page(form, shown)
 
@@ -89,12 +104,30 @@ def tokens():
 @bp.post("/account/tokens/<id:token_id>/revoke")
 @login_required
 def revoke(token_id: int):
-    if RevokeTokenForm().validate_on_submit() and revoke_token(get_session(), current_user.user,
-                                                              token_id):
+    if RevokeTokenForm().validate_on_submit() and revoke_token(
+            get_session(), current_user.user, token_id, actor=current_actor()):
         flash(_("The token is revoked."), "info")
     else:
         flash(_("This token cannot be revoked."), "error")
     return redirect(url_for(".tokens")), 303
+
+
+@bp.route("/account/settings", methods=["GET", "POST"])
+@login_required
+def settings():
+    """The signed-in user's settings: the time zone their pages show times in."""
+    db, user = get_session(), current_user.user
+    default = organization_zone(db, user.organization_id) or UTC
+    form = TimeZoneForm(default_label=_("Default: %(zone)s", zone=default.replace("_", " ")))
+    if request.method == "GET":
+        form.time_zone.data = user.time_zone or ""
+    elif form.validate_on_submit():
+        set_time_zone(db, user, form.time_zone.data or None)
+        flash(_("Your settings are saved."), "info")
+        return redirect(url_for(".settings")), 303
+    else:
+        return render_template("users/settings.html", form=form, example=utcnow()), 422
+    return render_template("users/settings.html", form=form, example=utcnow())
 
 
 def _tokens_page(form, shown: str | None):

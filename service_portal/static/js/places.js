@@ -80,10 +80,13 @@
     });
   }
 
-  // Empty fields stay out of the link, so a shared search reads cleanly.
+  // Only what the owner changed goes into the link: empty fields and those left at their
+  // default (data-default: radius 50, nearest first) stay out, so a shared search reads
+  // cleanly and the results page does not mistake a default for a chosen filter.
   form.addEventListener("submit", function () {
     Array.prototype.forEach.call(form.elements, function (field) {
-      if (field.name && !field.value && field.type !== "submit") { field.disabled = true; }
+      if (!field.name || field.type === "submit") { return; }
+      if (!field.value || field.value === field.dataset.default) { field.disabled = true; }
     });
   });
 

@@ -1,0 +1,1 @@
+"""The admin area (`/admin`, role admin): operators' pages over the other domains' services."""
