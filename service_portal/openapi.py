@@ -336,6 +336,23 @@ def spec() -> dict:
                            "create-token`)."}},
         "schemas": {**components, "BulletinIn": body}}
     from .cases.openapi import case_paths
+    from .notifications.schemas import AlertRequest
+
+    doc["paths"]["/api/v1/alerts"] = {"post": {
+        "operationId": "subscribeAlerts", "summary": "Ask for recall alerts for a car (a VIN, "
+        "or a model and year) by email; the same 202 whether or not the address is known. "
+        "The alerts start once the link in the confirmation email (valid 72 h) is opened.",
+        "parameters": [LANG], "requestBody": {"required": True, "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/AlertRequest"}}}},
+        "responses": {
+            **{code: answer for code, answer in _write_responses(202, {
+                "type": "object", "required": ["status", "message"],
+                "properties": {"status": {"type": "string", "enum": ["pending_confirmation"]},
+                               "message": {"type": "string"}}}).items()
+               if code not in ("401", "403")}}}}
+    alert_schema = AlertRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+    doc["components"]["schemas"].update(alert_schema.pop("$defs", {}))
+    doc["components"]["schemas"]["AlertRequest"] = alert_schema
 
     paths, schemas = case_paths(param=_param, responses=_responses,
                                 write_responses=_write_responses, lang=LANG, error=ERROR)

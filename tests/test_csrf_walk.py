@@ -113,6 +113,7 @@ FORMS = {
     "users.login": lambda w, who: {"email": w.emails.get(who, w.emails["dealer"]),
                                    "password": PASSWORD, "next": ""},
     "users.tokens": lambda w, who: {"name": "walked token"},
+    "email_settings.emails": lambda w, who: {"locale": "de", "new_cases": "y"},
     "admin.password": lambda w, who: {"password": "a walked passphrase",
                                       "confirm": "a walked passphrase"},
     "cases.request_help": lambda w, who: {

@@ -186,6 +186,14 @@ def test_a_link_older_than_72_hours_is_refused(app, client, world, smtp, session
     assert client.get(confirm[:-3] + "abc").status_code == 404  # tampered
 
 
+def test_the_worker_forgets_subscriptions_left_unconfirmed(app, client, world, smtp, session):
+    ask(client)
+    subscribe(client, app, smtp, email="kept@mail.example")
+    with time_machine.travel(utcnow() + timedelta(hours=73)):
+        work(app)
+    assert [s.email for s in subscriptions(session)] == ["kept@mail.example"]
+
+
 def test_a_bulletin_reaches_exactly_the_subscribers_whose_car_it_applies_to(
         app, client, world, smtp, session):
     told = [subscribe(client, app, smtp, email="match@mail.example", locale="de"),

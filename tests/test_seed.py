@@ -122,3 +122,13 @@ def test_generated_shops_are_added_once_with_stock(seeded, cli, session):
                 and c.timezone == row.timezone
                 and geodesic((row.lat, row.lon), (c.lat, c.lon)).km <= 16]
         assert near, f"{row.external_id} at {row.lat}, {row.lon} is near no city of its zone"
+
+
+def test_seeding_the_demo_cases_sends_nobody_an_email(cli, session):
+    from sqlalchemy import func, select
+
+    from service_portal.notifications.models import Notification
+
+    assert cli("seed").exit_code == 0
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(Notification)) == 0

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from .models import CASE_STATUSES, PRIORITIES
-from .queue_params import MAX_LIMIT
+from .queue_params import MAX_LIMIT, SORT_KEYS
 from .schemas import CasePatch, CaseRequest, NoteIn, PrivacyRequest
 
 _NULLABLE_TEXT = {"type": ["string", "null"]}
@@ -61,8 +61,13 @@ def case_paths(*, param, responses, write_responses, lang, error) -> tuple[dict,
     queue_params = [
         param("status", {"type": "string", "enum": list(CASE_STATUSES)}, "Only this status."),
         param("country", {"type": "string", "pattern": "^[A-Za-z]{2}$"}, "ISO alpha-2."),
-        param("brand", {"type": "string", "pattern": "^[a-z0-9]+(-[a-z0-9]+)*$",
-                        "maxLength": 40}, "Brand slug."),
+        param("brand", {"type": "string", "pattern": "^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$",
+                        "maxLength": 40}, "Brand slug (any case)."),
+        param("model", {"type": "string", "pattern": "^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$",
+                        "maxLength": 80}, "Model slug."),
+        param("sort", {"type": "string",
+                       "enum": [*SORT_KEYS, *(f"-{key}" for key in SORT_KEYS)]},
+              "Sort by this column (`-` first: descending); default: most urgent first."),
         param("shop_id", {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
               "Only cases at this shop."),
         param("q", {"type": "string", "minLength": 1, "maxLength": 100,

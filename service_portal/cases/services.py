@@ -23,7 +23,7 @@ from ..catalog.queries import decode_known_vin, vin_mismatch
 from ..db import utcnow
 from ..errors import Conflict, Invalid
 from ..fields import phone_e164
-from ..notifications import outbox as notify
+from ..notifications import outbox
 from ..shops.models import Shop
 from ..users.models import User
 from ..vocabulary import CASE_STATUSES, label
@@ -35,11 +35,13 @@ from .schemas import CasePatch, CaseRequest, NoteIn
 
 def open_case(session: Session, data: CaseRequest, *, hours: Mapping[str, int],
               place: tuple[str, float, float] | None = None, locale: str = "en",
-              now: datetime | None = None, reference: str | None = None) -> Case:
+              now: datetime | None = None, reference: str | None = None,
+              notify: bool = True) -> Case:
     """Open a case in `new` at normal priority with its SLA clock started. The vehicle comes
     from the VIN (where it decodes) or the model; an unknown service, model or shop, a VIN
     that is not one, or a phone that is not valid for the country is a 422. `reference`
-    is for replaying the demo data only; otherwise a new unguessable one is drawn."""
+    is for replaying the demo data only; otherwise a new unguessable one is drawn. With
+    `notify`, the owner's confirmation and staff's alerts go into the outbox."""
     now = now or utcnow()
     service_id = session.scalar(select(Service.id).where(Service.slug == data.service))
     if service_id is None:
@@ -70,14 +72,15 @@ def open_case(session: Session, data: CaseRequest, *, hours: Mapping[str, int],
     _event(session, case.id, actor=Actor.owner(), kind="opened", at=now,
            after={"status": "new", "priority": "normal", "shop_id": data.shop_id,
                   "service": data.service})
-    notify.case_opened(session, case)
+    if notify:
+        outbox.case_opened(session, case)
     return case
 
 
 def change_case(session: Session, case: Case, patch: CasePatch, *, actor: Actor,
                 hours: Mapping[str, int],
                 allowed_targets: frozenset[str] | None = None,
-                now: datetime | None = None) -> dict[str, Any]:
+                now: datetime | None = None, notify: bool = True) -> dict[str, Any]:
     """Apply a staff (or, with `allowed_targets`, a shop's) change to `case`, seen at
     `patch.version`. Returns the changed fields' after-values (empty when nothing changed).
 
@@ -139,12 +142,13 @@ def change_case(session: Session, case: Case, patch: CasePatch, *, actor: Actor,
     _versioned_update(session, case, {**values, "updated_at": now})
     _event(session, case.id, actor=actor, kind="changed",
            at=now, before=before, after=after)
-    notify.case_changed(session, case, before, after, actor_id=actor.user_id)
+    if notify:
+        outbox.case_changed(session, case, before, after, actor_id=actor.user_id)
     return after
 
 
 def add_note(session: Session, case: Case, note: NoteIn, *, actor: Actor,
-             now: datetime | None = None) -> CaseEvent:
+             now: datetime | None = None, notify: bool = True) -> CaseEvent:
     """Append a note. Notes never conflict (they change no state); the case's version still
     moves on, atomically, so a form opened before the note knows the case changed."""
     now = now or utcnow()
@@ -154,9 +158,9 @@ def add_note(session: Session, case: Case, note: NoteIn, *, actor: Actor,
     session.expire(case)
     event = _event(session, case.id, actor=actor, kind="note",
                    at=now, body=note.body, internal=note.internal)
-    if not note.internal:
+    if notify and not note.internal:
         author = session.get(User, actor.user_id) if actor.user_id else None
-        notify.public_note(session, case, note.body,
+        outbox.public_note(session, case, note.body,
                            from_shop=author is not None and author.role == "dealer")
     return event
 
@@ -172,7 +176,7 @@ def export_owner(session: Session, email: str, *, actor: Actor,
     """Everything held on the owner of `email` (`queries.owner_export`), audited with the
     case references, never the address."""
     data = owner_export(session, email, now=now or utcnow())
-    data.update(notify.held_on(session, email))
+    data.update(outbox.held_on(session, email))
     record(session, actor=actor, action="privacy.export",
            entity_type="owner",
            entity_id=",".join(c["reference"] for c in data["cases"])[:80] or "none")
@@ -197,7 +201,7 @@ def erase_owner(session: Session, email: str, *, actor: Actor,
         _event(session, case.id, actor=actor, kind="erased",
                at=now)
     references = [case.reference for case in cases]
-    notify.forget(session, email)
+    outbox.forget(session, email)
     record(session, actor=actor, action="privacy.erase",
            entity_type="owner", entity_id=",".join(references)[:80] or "none",
            after={"cases": references})

@@ -115,8 +115,7 @@ def _widen(radius_km: float, found: dict) -> dict | None:
 @bp.app_template_global()
 def filter_label(name: str, value: str) -> str:
     """An active filter in words, for the links that drop it."""
-    from ..names import language_name
-    from ..shops.views import vocab
+    from ..names import language_name, vocab
 
     choices = search_choices(get_session())
     shown = {

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from email import policy as email_policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
@@ -26,6 +27,9 @@ from .alerts import unsubscribe_token as alert_unsubscribe_token
 from .models import Notification
 
 UNSUBSCRIBE_SALT = "case-updates"
+#: Long headers stay whole: a folded `List-Unsubscribe` URL would be turned into an
+#: encoded word, which no mail program reads as a link. SMTP allows 998 characters.
+HEADERS_UNFOLDED = email_policy.default.clone(max_line_length=998)
 #: Kinds sent to owners (with an unsubscribe link); the others go to staff.
 OWNER_KINDS = ("case_opened", "case_status", "case_note")
 #: Kinds of recall alerts: the confirmation link, then the alerts (with an unsubscribe link).
@@ -163,7 +167,7 @@ def compose(app: Flask, n: Notification) -> EmailMessage:
         text = render_template("mail/message.txt", **context)
         html = render_template("mail/message.html", **context)
         lang = str(get_locale()).replace("_", "-")
-    message = EmailMessage()
+    message = EmailMessage(policy=HEADERS_UNFOLDED)
     message["Subject"] = content["subject"]
     name, address = parseaddr(app.config["MAIL_FROM"])
     message["From"] = Address(display_name=name, addr_spec=address)

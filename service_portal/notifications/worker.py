@@ -19,10 +19,11 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from flask import Flask
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlmodel import Session
 
 from ..db import get_engine, session_scope, utcnow
+from .alerts import forget_unconfirmed
 from .delivery import PermanentFailure, TemporaryFailure, transport_for
 from .messages import compose, rendering
 from .models import Notification
@@ -106,6 +107,11 @@ def _deliver(app: Flask, transport, engine, row: Notification, claim_id: str,
 
 def _settle_in_own_transaction(engine, notification_id: int, claim_id: str, **values) -> None:
     with session_scope(engine, write=True) as session:
+        if engine.dialect.name == "postgresql":
+            # The mark need not wait for the disk: a worker killed now loses nothing (the
+            # server has the commit); only a database crash in the next instant could lose
+            # it, and then the email is sent once more under the same Message-ID.
+            session.execute(text("SET LOCAL synchronous_commit = off"))
         if not _settle(session, notification_id, claim_id, **values):
             log.warning("notification %s: the claim ran out before it was settled",
                         notification_id)
@@ -114,7 +120,8 @@ def _settle_in_own_transaction(engine, notification_id: int, claim_id: str, **va
 def run(app: Flask, *, once: bool = False, poll_seconds: float = 2.0,
         should_stop: Callable[[], bool] = lambda: False) -> int:
     """Deliver until stopped (or, with `once`, until nothing is due); also warns staff of
-    cases coming due, at most once a minute. Returns how many rows were claimed."""
+    cases coming due and drops recall alert subscriptions left unconfirmed past their
+    link, at most once a minute. Returns how many rows were claimed."""
     transport = transport_for(app.config, app.instance_path)
     log.info("worker sending to %s", transport.where())
     claimed, last_warning = 0, 0.0
@@ -123,6 +130,7 @@ def run(app: Flask, *, once: bool = False, poll_seconds: float = 2.0,
             if time.monotonic() - last_warning >= 60:
                 with session_scope(get_engine(), write=True) as session:
                     warn_due_soon(session)
+                    forget_unconfirmed(session)  # recall alert links past 72 h
                 last_warning = time.monotonic()
             count = deliver_due(app, transport)
             claimed += count

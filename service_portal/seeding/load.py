@@ -102,7 +102,8 @@ def _load_canned_replies(session: Session, path: Path) -> dict[str, int]:
 
 def _load_cases(session: Session, path: Path) -> dict[str, int]:
     """Replay the demo cases through the case services (skipping those already there), so
-    their history and SLA clock follow the real rules."""
+    their history and SLA clock follow the real rules. Replaying history tells nobody: no
+    notification is written."""
     from datetime import timedelta
 
     from ..cases.models import Case
@@ -128,7 +129,7 @@ def _load_cases(session: Session, path: Path) -> dict[str, int]:
             "description": raw["description"], "locale": raw["locale"], "consent": True})
         case = open_case(session, request, hours=DEFAULT_SLA_HOURS, now=start,
                          place=(raw["place"], raw["lat"], raw["lon"]),
-                         locale=raw["locale"], reference=raw["reference"])
+                         locale=raw["locale"], reference=raw["reference"], notify=False)
         moves = [(s["after_hours"], "step", s) for s in raw["steps"]]
         moves += [(n["after_hours"], "note", n) for n in raw["notes"]]
         for hours, kind, item in sorted(moves, key=lambda m: (m[0], m[1] != "step")):
@@ -136,7 +137,7 @@ def _load_cases(session: Session, path: Path) -> dict[str, int]:
             session.refresh(case)
             if kind == "note":
                 add_note(session, case, NoteIn(body=item["body"], internal=item["internal"]),
-                         actor=Actor.web(staff), now=at)
+                         actor=Actor.web(staff), now=at, notify=False)
                 continue
             values = {"version": case.version, "status": item["status"]}
             if "priority" in item:
@@ -147,7 +148,7 @@ def _load_cases(session: Session, path: Path) -> dict[str, int]:
                 values["shop_id"] = session.exec(select(Shop.id).where(
                     Shop.external_id == item["shop"])).one()
             change_case(session, case, CasePatch.model_validate(values),
-                        actor=Actor.web(staff), hours=DEFAULT_SLA_HOURS, now=at)
+                        actor=Actor.web(staff), hours=DEFAULT_SLA_HOURS, now=at, notify=False)
         created += 1
     return {"created": created, "updated": 0}
 
