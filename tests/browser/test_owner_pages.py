@@ -151,12 +151,21 @@ def _serious_violations(browser, url: str) -> list[dict]:
             for v in result["violations"] if v["impact"] in ("serious", "critical")]
 
 
+@pytest.mark.parametrize("lang", ["en", "ar"])
 @pytest.mark.parametrize("path", [
+    "/",
     FRANKFURT,
-    "/?near=Oslo&lang=ar",
+    "/?near=Frnakfurt",
     "/?near=Frankfurt+am+Main&radius_km=1&brand=polestar",
     "/shops/1",
     "/parts/BYD-10367236-00?near=Frankfurt+am+Main",
+    "/vehicle",
+    "/vehicle?model=byd-atto-3&year=2023&country=DE",
+    "/help",
+    "/help/sent?reference=SP-2026-ABCD2345",
+    "/cases/status",
 ])
-def test_owner_pages_have_no_serious_accessibility_violations(browser, live_server, path):
-    assert _serious_violations(browser, f"{live_server}{path}") == []
+def test_owner_pages_have_no_serious_accessibility_violations(browser, live_server, path,
+                                                              lang):
+    sep = "&" if "?" in path else "?"
+    assert _serious_violations(browser, f"{live_server}{path}{sep}lang={lang}") == []
