@@ -72,7 +72,7 @@ def test_an_owner_gets_one_confirmation_in_their_language(app, client, world, sm
     text = body_of(message)
     assert f"{BASE}/cases/status?reference={reference}" in text
     assert message["List-Unsubscribe"].startswith(f"<{BASE}/unsubscribe/")
-    assert message.as_bytes().count(b"List-Unsubscribe: <https://") == 1  # a bare URL
+    assert smtp.inbox.raw[0].count(b"List-Unsubscribe: <https://") == 1  # a bare URL
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert message["Message-ID"].startswith("<notification-")
     assert 'lang="de"' in body_of(message, "html")

@@ -220,7 +220,7 @@ def test_a_bulletin_reaches_exactly_the_subscribers_whose_car_it_applies_to(
     assert "Kühlmittelschlauchschelle" in body_of(german)
     assert "(in English)" not in body_of(german)
     spanish = alerts["vin@mail.example"]
-    assert "Coolant hose clamp (in English)" in body_of(spanish)  # English fallback, marked
+    assert "Coolant hose clamp (en inglés)" in body_of(spanish)  # English fallback, marked
     assert 'lang="en"' in body_of(spanish, "html")
     text = body_of(alerts["anywhere@mail.example"])
     assert "BYD Atto 3, model year 2023" in text and "BYD-R-2026-001" in text

@@ -53,7 +53,11 @@ def test_help_form_refuses_without_consent_and_keeps_the_input(phone, live_serve
     page.get_by_label("Describe the problem").fill("Battery warning after fast charging.")
     page.get_by_label(re.compile("I agree")).uncheck()
     page.get_by_role("button", name="Send the request").click()
-    page.get_by_text("Please agree, so that we can handle your request.").wait_for()
+    # Said at the box and in the summary at the top, which takes the focus.
+    page.locator("#consent-error").get_by_text(
+        "Please agree, so that we can handle your request.").wait_for()
+    summary = page.get_by_role("link", name="Please agree, so that we can handle your request.")
+    assert summary.get_attribute("href") == "#consent"
     assert page.get_by_label("Your name").input_value() == "Mei Example"
 
 
