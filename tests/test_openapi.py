@@ -27,7 +27,6 @@ from service_portal.users.services import create_user, issue_token
 from tests.conftest import PG_URL
 
 
-
 def uncompressed(app):
     """The app as a WSGI callable that never compresses: schemathesis' WSGI transport does
     not decode compressed bodies (compression itself is tested in test_page_weight)."""
