@@ -292,8 +292,8 @@ def test_staff_queue_filters(client, world):
 
 
 @pytest.mark.parametrize("query", ["status=done", "limit=0", "limit=x", "breached=maybe",
-                                   "country=ZZZ", "brand=no such brand", "colour=red", "q=" + "x" * 101,
-                                   "status=new&status=triaged"])
+                                   "country=ZZZ", "brand=no such brand", "colour=red",
+                                   "q=" + "x" * 101, "status=new&status=triaged"])
 def test_bad_queue_parameters_are_400(client, world, query):
     response = client.get(f"/api/v1/cases?{query}", headers=auth(world["staff"]))
     assert response.status_code == 400
