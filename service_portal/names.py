@@ -309,7 +309,9 @@ VOCABULARIES = {"service": vocabulary.SERVICES, "level": vocabulary.AUTH_LEVELS,
                 "hv": vocabulary.HV_LEVELS, "reason": vocabulary.MATCH_REASONS,
                 "powertrain": vocabulary.POWERTRAINS, "case_status": vocabulary.CASE_STATUSES,
                 "priority": vocabulary.CASE_PRIORITIES, "case_event": vocabulary.CASE_EVENTS,
-                "role": vocabulary.ROLES, "mail": vocabulary.MAIL_KINDS}
+                "role": vocabulary.ROLES, "mail": vocabulary.MAIL_KINDS,
+                "audit_action": vocabulary.AUDIT_ACTIONS,
+                "audit_record": vocabulary.AUDIT_RECORDS}
 
 
 def vocab(kind: str, code: str | None) -> str:

@@ -106,6 +106,10 @@ def run(host: str, port: int, *, workers: int, threads: int, config: dict | None
             self.cfg.set("access_log_format", '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms')
             self.cfg.set("preload_app", True)
             self.cfg.set("post_worker_init", lambda worker: worker_ready(worker.wsgi))
+            if "control_socket_disable" in self.cfg.settings:
+                # gunicorn 27's control socket is one path per user ($HOME/.gunicorn):
+                # two servers on a host (serve beside demo) would fight over it.
+                self.cfg.set("control_socket_disable", True)
 
         def load(self) -> Flask:
             app = create_app(config)

@@ -125,6 +125,44 @@ MAIL_KINDS = {
     "staff_sla_warning": _l("Due time warning to staff"),
 }
 
+#: Audit log actions as people read them (the log keeps the code; an unknown one shows
+#: as itself).
+AUDIT_ACTIONS = {
+    "stock.adjust": _l("Stock sold or received"),
+    "stock.set": _l("Stock quantity set"),
+    "stock.put.merge": _l("Stock list sent (merged)"),
+    "stock.put.replace": _l("Stock list sent (replacing)"),
+    "stock.import": _l("Stock imported from a file"),
+    "stock.export": _l("Stock exported"),
+    "cases.export": _l("Case queue exported"),
+    "shop.profile": _l("Shop profile changed"),
+    "bulletin.create": _l("Bulletin published"),
+    "bulletin.update": _l("Bulletin changed"),
+    "token.create": _l("API token created"),
+    "token.revoke": _l("API token revoked"),
+    "case.view": _l("Case opened by staff or a shop"),
+    "privacy.export": _l("Owner's data exported"),
+    "privacy.erase": _l("Owner's data erased"),
+    "user.password": _l("Password changed"),
+    "user.disable": _l("Account disabled"),
+    "user.enable": _l("Account enabled"),
+    "user.sign_out": _l("Signed out everywhere"),
+    "user.emails": _l("Email settings changed"),
+}
+
+#: What an audit entry is about.
+AUDIT_RECORDS = {
+    "stock": _l("Stock line"),
+    "shop": _l("Shop"),
+    "import": _l("Import"),
+    "bulletin": _l("Bulletin"),
+    "case": _l("Case"),
+    "owner": _l("Owner"),
+    "queue": _l("Case queue"),
+    "token": _l("API token"),
+    "user": _l("User"),
+}
+
 ROLES = {
     "owner": _l("Owner"),
     "dealer": _l("Dealer"),

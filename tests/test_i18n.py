@@ -45,7 +45,8 @@ def test_every_template_string_is_in_the_template_catalog():
 
     with POT.open("rb") as handle:
         known = {m.id if isinstance(m.id, str) else m.id[0] for m in read_po(handle) if m.id}
-    templates = sorted((ROOT / "service_portal" / "templates").rglob("*.html"))
+    templates = sorted(p for pattern in ("*.html", "*.txt")
+                       for p in (ROOT / "service_portal" / "templates").rglob(pattern))
     assert any("_macros" in str(path) for path in templates)
     found = {(path.name, message if isinstance(message, str) else message[0])
                for path in templates

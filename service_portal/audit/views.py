@@ -9,6 +9,7 @@ from ..db import get_session
 from ..errors import BadParameter
 from ..params import refuse_unknown, single
 from ..security import holds_personal_data, role_required
+from ..vocabulary import AUDIT_ACTIONS, AUDIT_RECORDS
 from .models import AuditEntry
 
 bp = Blueprint("audit", __name__, url_prefix="/staff")
@@ -36,4 +37,5 @@ def log():
                            .limit(PAGE_SIZE).offset(offset)).all()
     args = {k: v for k, v in filters.items() if v}
     return render_template("staff/audit.html", entries=entries, total=total, offset=offset,
-                           page_size=PAGE_SIZE, filters=filters, args=args)
+                           page_size=PAGE_SIZE, filters=filters, args=args,
+                           actions=AUDIT_ACTIONS, records=AUDIT_RECORDS)
