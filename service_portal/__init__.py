@@ -93,6 +93,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .shops import api as shops_api
     from .shops import dealer_api as dealer_shops_api
     from .shops import dealer_views as dealer_shop_views
+    from .users import account_views
     from .users import views as users_views
 
     app.register_blueprint(home_views.bp)
@@ -125,6 +126,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(dealer_shops_api.bp)
     app.register_blueprint(dealer_stock_api.bp)
     app.register_blueprint(users_views.bp)
+    app.register_blueprint(account_views.bp)
     app.register_blueprint(dealer_views.bp)
     app.register_blueprint(dealer_shop_views.bp)
     app.register_blueprint(admin_user_views.bp)

@@ -294,9 +294,11 @@ def demo(host: str, port: int) -> None:
         _seed()
         with session_scope(get_engine()) as session:
             logins = reset_demo_passwords(session)
-    click.echo("\nDemo logins (passwords are new on every `demo` run):")
-    for email, role, password in logins:
-        click.echo(f"  {role:<7} {email:<48} {password}")
+    click.echo(f"\nSign in at http://{host}:{port}/login (passwords are new on every run):")
+    for role, email, password, purpose in _demo_logins(app, logins):
+        click.echo(f"  {role:<7} {email:<44} {password}\n          {purpose}")
+    click.echo(f"  ({len(logins) - 3} more dealer accounts, one per organisation: an admin "
+               "sets their passwords at /admin/users.)")
     mail = Path(app.instance_path) / "mail"
     click.echo(f"\nEmails: a background worker writes each one as an .eml file in {mail}")
     click.echo(f"\nService Portal on http://{host}:{port}/  (Ctrl+C stops it)\n")
@@ -307,6 +309,32 @@ def demo(host: str, port: int) -> None:
     finally:
         mailer.terminate()
         mailer.wait(timeout=10)
+
+
+def _demo_logins(app: Flask, logins: list[tuple[str, str, str]]) -> list[tuple[str, ...]]:
+    """One login per role, with what it is for: the admin, the staff member, and the
+    dealer whose organisation runs the most shops."""
+    from sqlalchemy import func, select
+
+    from .shops.models import Shop
+    from .users.models import User
+
+    with app.app_context(), session_scope(get_engine(), write=False) as session:
+        dealer = session.scalars(
+            select(User.email).join(Shop, Shop.organization_id == User.organization_id)
+            .where(User.role == "dealer").group_by(User.email)
+            .order_by(func.count(Shop.id).desc(), User.email).limit(1)).first()
+    purposes = {
+        "admin": "accounts (/admin/users), the audit log, and everything staff do",
+        "staff": "the case queue (/staff/cases), cases, bulletins, the dashboard",
+        "dealer": "the organisation's shops (/dealer/): stock, profile, cases, API tokens"}
+    chosen = []
+    for role in ("admin", "staff", "dealer"):
+        for email, account_role, password in logins:
+            if account_role == role and (role != "dealer" or email == dealer):
+                chosen.append((role, email, password, purposes[role]))
+                break
+    return chosen
 
 
 def _background_worker(database_url: str, secret_key: str, base_url: str):

@@ -55,7 +55,7 @@ def settings_from_env(environ: os._Environ[str] | dict[str, str] | None = None) 
                  "MAP_TILE_ATTRIBUTION", "DEFAULT_LOCALE", "SEARCH_RATE_LIMIT", "LOGIN_RATE_LIMIT",
                  "TOKEN_FAILURE_LIMIT", "CASE_RATE_LIMIT", "CASE_LOOKUP_RATE_LIMIT",
                  "ALERT_RATE_LIMIT", "ALERT_CLIENT_RATE_LIMIT",
-                 "SMTP_URL", "MAIL_FROM", "PUBLIC_BASE_URL"):
+                 "SMTP_URL", "MAIL_FROM", "PUBLIC_BASE_URL", "PASSWORD_RESET_RATE_LIMIT"):
         if env.get(name):
             out[name] = env[name]
     if env.get("TRUSTED_HOSTS"):
@@ -116,6 +116,7 @@ def defaults() -> dict[str, Any]:
         "LOGIN_RATE_LIMIT": "10 per 10 minutes",
         "CASE_RATE_LIMIT": "5 per hour;20 per day",
         "CASE_LOOKUP_RATE_LIMIT": "30 per hour",
+        "PASSWORD_RESET_RATE_LIMIT": "5 per hour",
         # Recall alert subscriptions: per address written to, and per client.
         "ALERT_RATE_LIMIT": "5 per hour",
         "ALERT_CLIENT_RATE_LIMIT": "30 per hour",

@@ -153,6 +153,9 @@ VIN_INFO = {
                         "advisory only, mandatory in North America and China alone."},
         "wmi": _NULLABLE_TEXT, "brand": _NULLABLE_TEXT,
         "model_year": {"type": ["integer", "null"]}, "model": _NULLABLE_TEXT,
+        "brands": {"type": "array", "items": {"type": "string"},
+                   "description": "The brands the WMI may stand for; several when a group "
+                                  "shares it (then `brand` is null and the model tells)."},
     },
 }
 BULLETIN = {

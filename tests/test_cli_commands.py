@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -152,7 +153,14 @@ def test_demo_brings_up_the_portal_with_demo_data(tmp_path):
         status, page = _get(f"http://127.0.0.1:{port}/")
         assert status == 200 and "315 shops" in page
         log = Path(out.name).read_text()
-        assert "admin@service-portal.example" in log and "Demo logins" in log
+        assert "Sign in at" in log
+        for email in ("admin@service-portal.example", "staff@service-portal.example"):
+            assert email in log
+        assert len(re.findall(r"^  dealer +dealer@\S+\.example +\S+$", log, re.M)) == 1
+        # The email worker runs beside the server, as a child of `demo`.
+        children = subprocess.run(["pgrep", "-P", str(process.pid), "-a"],
+                                  capture_output=True, text=True).stdout
+        assert "worker" in children, children
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=20)

@@ -114,6 +114,7 @@ FORMS = {
                                    "password": PASSWORD, "next": ""},
     "users.tokens": lambda w, who: {"name": "walked token"},
     "email_settings.emails": lambda w, who: {"locale": "de", "new_cases": "y"},
+    "account.forgot": lambda w, who: {"email": w.emails.get(who, w.emails["dealer"])},
     "admin.password": lambda w, who: {"password": "a walked passphrase",
                                       "confirm": "a walked passphrase"},
     "cases.request_help": lambda w, who: {
@@ -266,8 +267,9 @@ def test_the_same_writes_with_the_right_token_go_through(world):
     app = world.app
     engine = app.extensions["service_portal.engine"]
     routes = cookie_write_routes(app)
-    # Signing in and out last: they replace the session the other posts are made in.
-    last = {"users.login": 1, "users.logout": 2}
+    # Signing out everywhere, in and out last: they end or replace the session the other
+    # posts are made in.
+    last = {"account.sign_out_everywhere": 1, "users.login": 2, "users.logout": 3}
     routes.sort(key=lambda pair: last.get(pair[0].endpoint, 0))
     accepted: dict[str, list[str]] = defaultdict(list)
     for identity in IDENTITIES:

@@ -145,3 +145,14 @@ def test_an_unknown_bulletin_is_a_404_page(client, world):
 
 def test_a_page_with_a_vin_is_never_cached(client, world):
     assert client.get(f"/vehicle?vin={POLESTAR_2}").headers["Cache-Control"] == "no-store"
+
+
+def test_a_vin_of_a_group_narrows_the_models_to_the_groups_brands(client, world, make):
+    geely, zeekr = make.brand("geely", name="Geely"), make.brand("zeekr", name="ZEEKR")
+    make.model(geely, "geely-ex5", name="EX5", year_from=2024)
+    make.model(zeekr, "zeekr-7x", name="7X", year_from=2024)
+    page = client.get("/vehicle?vin=L6TBX2E76SA000007&lang=en").text
+    models = re.search(r'<select id="model".*?</select>', page, re.S).group(0)
+    assert "geely-ex5" in models and "zeekr-7x" in models
+    assert "polestar-2" not in models and "mg-mg4" not in models
+    assert "Geely and ZEEKR" in page

@@ -18,7 +18,8 @@ MG = "LSJA24U68NS000004"
 def test_a_valid_vin_is_decoded_with_every_contract_field():
     info = decode_vin(POLESTAR_2).to_dict()
     assert info == {"vin": POLESTAR_2, "valid": True, "checksum_ok": True, "wmi": "LPS",
-                    "brand": "polestar", "model_year": 2022, "model": "polestar-2"}
+                    "brand": "polestar", "model_year": 2022, "model": "polestar-2",
+                    "brands": ["polestar"]}
 
 
 def test_lower_case_and_surrounding_space_are_folded():
@@ -154,3 +155,18 @@ def test_unsourced_wmi_claims_name_no_brand_of_ours(vin):
     # not send owners to another brand's bulletins.
     info = decode_vin(vin)
     assert info.valid and info.brand is None
+
+
+@pytest.mark.parametrize("vin, brands", [
+    ("L6TBX2E76SA000007", ("geely", "zeekr")),
+    ("LB3BX2E76SA000007", ("geely", "zeekr")),
+])
+def test_a_code_a_group_shares_lists_its_brands_and_names_none(vin, brands):
+    info = decode_vin(vin)
+    assert info.brand is None and info.brands == brands
+    assert info.to_dict()["brands"] == list(brands)
+
+
+def test_lfz_is_leapmotor():
+    info = decode_vin("LFZ63AL52RD000123")
+    assert (info.wmi, info.brand, info.brands) == ("LFZ", "leapmotor", ("leapmotor",))

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import PasswordField
-from wtforms.validators import DataRequired, EqualTo, Length
+from wtforms import EmailField, SelectField, StringField
+from wtforms.validators import DataRequired, Length
 
-from ..security import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from ..users.forms import NewPasswordForm
 
-
-class NewPasswordForm(FlaskForm):
-    password = PasswordField(_l("New password"), validators=[
-        DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH,
-                               message=_l("A password has %(min)s to %(max)s characters."))])
-    confirm = PasswordField(_l("The new password again"), validators=[
-        DataRequired(), EqualTo("password", message=_l("The two passwords differ."))])
+__all__ = ["InviteForm", "NewPasswordForm", "UserActionForm"]
 
 
 class UserActionForm(FlaskForm):
     """Disable, enable or sign out a user: a POST with a CSRF token and nothing else."""
+
+
+class InviteForm(FlaskForm):
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
+    name = StringField(_l("Name"), validators=[Length(max=200)])
+    role = SelectField(_l("Role"), validate_choice=True)
+    organization = SelectField(_l("Organisation (dealers)"), validate_choice=True)
+    locale = SelectField(_l("Language of the invitation"), validate_choice=True)

@@ -5,17 +5,27 @@ carries a CSRF token (checked app-wide)."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import current_user
+from sqlalchemy import select
 
 from ..db import get_session
-from ..errors import BadParameter
+from ..errors import BadParameter, PortalError
+from ..i18n import language_choices
+from ..names import vocab
 from ..params import check_text, refuse_unknown, single
 from ..security import current_actor, holds_personal_data, role_required
+from ..shops.models import Organization
 from ..users.models import ROLES
-from ..users.services import change_password, disable_user, enable_user, end_user_sessions
-from .forms import NewPasswordForm, UserActionForm
+from ..users.services import (
+    change_password,
+    disable_user,
+    enable_user,
+    end_user_sessions,
+    invite_user,
+)
+from .forms import InviteForm, NewPasswordForm, UserActionForm
 from .queries import USER_SORTS, list_users, user_details
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -59,6 +69,35 @@ def users():
     return render_template("admin/users.html", rows=rows, total=total, offset=offset,
                            page_size=PAGE_SIZE, sort=sort, kept=kept, roles=ROLES,
                            text=text, role=role, state=state)
+
+
+@bp.route("/users/invite", methods=["GET", "POST"])
+@admin_only
+def invite():
+    """A new account without a password; the person gets an email to choose one."""
+    db = get_session()
+    form = InviteForm()
+    form.role.choices = [(code, vocab("role", code)) for code in ROLES if code != "owner"]
+    form.organization.choices = [("", _("None"))] + [
+        (slug, name) for slug, name in db.execute(
+            select(Organization.slug, Organization.name).order_by(Organization.name))]
+    form.locale.choices = language_choices()
+    if request.method == "GET":
+        form.locale.data = str(get_locale() or "en")
+    if form.validate_on_submit():
+        try:
+            user = invite_user(db, email=form.email.data, role=form.role.data,
+                               organization=form.organization.data or None,
+                               name=form.name.data.strip(), locale=form.locale.data,
+                               actor=current_actor())
+        except PortalError as exc:
+            getattr(form, exc.field if exc.field in ("email", "role") else "organization",
+                    form.email).errors = [exc.message]
+        else:
+            flash(_("The invitation is on its way to %(email)s. Its link works for 72 hours.",
+                    email=user.email), "success")
+            return redirect(url_for(".user", user_id=user.id), 303)
+    return render_template("admin/invite.html", form=form), 422 if form.errors else 200
 
 
 @bp.get("/users/<id:user_id>")

@@ -39,6 +39,7 @@ class Actor:
     - `ana@shop.example (web)`: signed in with a browser;
     - `ana@shop.example (token laptop)`: a Bearer token, by its name;
     - `deploy (command line)`: the `service-portal` command, by the shell's user;
+    - `ana@shop.example (email link)`: a link emailed to her (invitation, password reset);
     - `owner (web)` and `anonymous (web)`: nobody signed in.
     """
 
@@ -63,6 +64,11 @@ class Actor:
             except Exception:  # noqa: BLE001 - no name known (a container without one)
                 who = "operator"
         return cls(None, _label(who or "operator", "command line"))
+
+    @classmethod
+    def email_link(cls, user: _Person) -> Actor:
+        """Whoever holds a link emailed to `user` (an invitation or a password reset)."""
+        return cls(user.id, _label(user.email, "email link"))
 
     @classmethod
     def owner(cls) -> Actor:

@@ -57,6 +57,7 @@ def vehicle():
     status = 200
     try:
         values = page["values"] = _given(request.args)
+        _narrow_to_the_vins_group(session, values, page)
         if values.keys() & {"vin", "brand", "model"}:
             status = _describe(session, values, page)
         elif values:
@@ -65,6 +66,22 @@ def vehicle():
     except PortalError as exc:
         page["error"], status = exc, exc.status
     return render_template("bulletins/vehicle.html", **page), status
+
+
+def _narrow_to_the_vins_group(session: Session, values: dict[str, str],
+                              page: dict[str, Any]) -> None:
+    """A VIN whose maker code a group of our brands shares (Geely Holding's L6T) names no
+    brand: the model list then offers the group's brands' models only."""
+    if "vin" not in values or "model" in values:
+        return
+    try:
+        info = decode_known_vin(session, values["vin"])
+    except PortalError:
+        return
+    if info.brand is None and len(info.brands) > 1:
+        page["choices"] = [(brand, models) for brand, models in page["choices"]
+                           if brand.slug in info.brands]
+        page["group_brands"] = [brand.name for brand, _models in page["choices"]]
 
 
 @bp.get("/bulletins/<code>")

@@ -41,17 +41,25 @@ _WMI_BRANDS: dict[str, tuple[str, ...]] = {
     # vininfo (after Wikipedia's WMI list) names Geely, NHTSA vPIC names Zeekr Intelligent
     # Technology US (make Zeekr): shared inside Geely Holding, so the WMI alone cannot tell.
     "L6T": ("geely", "zeekr"),
+    # Like L6T: vininfo names neither, and Geely Holding builds several of its brands under
+    # it, so the WMI alone names the group, not the brand.
+    "LB3": ("geely", "zeekr"),
+    # Check-digit-valid VINs starting LFZ appear in several independent files of
+    # Leapmotor's own connected-car services (its app and vehicle-service clients); no
+    # other maker is given LFZ by vininfo or vPIC. Indirect, as for L1N.
+    "LFZ": ("leapmotor",),
     # GitHub ERICpyc/datafactory, test tooling written against XPeng's own vehicle
     # services (xiaopeng.com hosts): its vehicle-info and registration calls use VINs
     # L1NSPGHB... and L1NNSGHB...; no other maker is given L1N by vininfo or vPIC. Indirect
     # (sample VINs, not a WMI table), so XPeng's other plants' WMIs stay unlisted.
     "L1N": ("xpeng",),
-    # Not listed, for want of a source that agrees with the others: NIO, Leapmotor, Lynk &
-    # Co and GAC Aion. Neither vininfo nor a public copy of the vPIC WMI table names them,
-    # and the web pages that do contradict vininfo (one gives LE4 to NIO, which vininfo
-    # gives to Beijing Benz; another LVH to XPeng, vininfo's Dongfeng Honda) and each
-    # other. NIO's cars were built under JAC's licence (LJ1, JAC's WMI) until 2023, so LJ1
-    # cannot name NIO alone. Their VINs decode with the brand left open.
+    # Not listed, for want of a source that agrees with the others: NIO, Lynk & Co and
+    # GAC Aion (and Leapmotor beyond LFZ). Neither vininfo nor a public copy of the vPIC
+    # WMI table names them, and the web pages that do contradict vininfo (one gives LE4
+    # to NIO, which vininfo gives to Beijing Benz; another LVH to XPeng, vininfo's
+    # Dongfeng Honda) and each other. NIO's cars were built under JAC's licence (LJ1,
+    # JAC's WMI) until 2023, so LJ1 cannot name NIO alone. Their VINs decode with the
+    # brand left open.
 }
 
 #: (brand, WMIs, pattern over the VDS, positions 4-9) -> model slug. Only patterns a public
@@ -84,9 +92,12 @@ class VinInfo:
     brand: str | None
     model_year: int | None
     model: str | None
+    #: The brands of ours the WMI may stand for: one (then `brand`), several when a group
+    #: shares the code (the model must tell), or none.
+    brands: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "brands": list(self.brands)}
 
 
 def normalise_vin(text: str) -> str:
@@ -120,11 +131,15 @@ def decode_vin(text: str, models: list[ModelRow] | None = None) -> VinInfo:
     return VinInfo(vin=vin, valid=True, checksum_ok=decoded.verify_checksum(check_year=False),
                    wmi=wmi, brand=brand, model_year=_model_year(decoded.years, brand, model,
                                                                 models),
-                   model=model)
+                   model=model, brands=_brands_of(wmi, decoded.manufacturer))
+
+
+def _brands_of(wmi: str, manufacturer: str | None) -> tuple[str, ...]:
+    return _WMI_BRANDS.get(wmi) or _MANUFACTURER_BRANDS.get(manufacturer or "", ())
 
 
 def _brand_of(wmi: str, manufacturer: str | None) -> str | None:
-    candidates = _WMI_BRANDS.get(wmi) or _MANUFACTURER_BRANDS.get(manufacturer or "", ())
+    candidates = _brands_of(wmi, manufacturer)
     return candidates[0] if len(candidates) == 1 else None
 
 

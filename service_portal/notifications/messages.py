@@ -14,14 +14,14 @@ from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 
 from babel import Locale
-from flask import Flask, render_template, url_for
+from flask import Flask, current_app, render_template, url_for
 from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from itsdangerous import URLSafeSerializer
 
 from ..i18n import text_direction
 from ..names import local_time
-from ..vocabulary import BULLETIN_KINDS, CASE_STATUSES, SEVERITIES, label
+from ..vocabulary import BULLETIN_KINDS, CASE_STATUSES, ROLES, SEVERITIES, label
 from .alerts import car_words, where_words
 from .alerts import unsubscribe_token as alert_unsubscribe_token
 from .models import Notification
@@ -82,6 +82,8 @@ def _content(n: Notification) -> dict:
                 "quote": n.payload.get("body", ""),
                 "link": (url_for("cases.status", reference=ref, _external=True),
                          _("Follow your case"))}
+    if n.kind in ("account_invite", "password_reset"):
+        return _account_content(n)
     staff_link = (url_for("staff_cases.case", reference=ref, _external=True),
                   _("Open the case"))
     if n.kind == "staff_new_case":
@@ -147,6 +149,36 @@ def rendering(app: Flask) -> Iterator[None]:
     absolute and names come from the catalog. One serves a whole batch."""
     with app.test_request_context("/", base_url=app.config["PUBLIC_BASE_URL"].rstrip("/")):
         yield
+
+
+def _account_content(n: Notification) -> dict:
+    """An invitation or a password reset: a link made now, for the account as it is now
+    (a link in an older email of the same user stops working once a password is set)."""
+    from ..db import get_session
+    from ..users.links import link_token
+    from ..users.models import User
+    from .delivery import PermanentFailure
+
+    user = get_session().get(User, n.payload.get("user_id"))
+    if user is None or not user.active:
+        raise PermanentFailure("the account is gone or disabled; no link sent")
+    token = link_token(current_app.config["SECRET_KEY"], user,
+                       "invite" if n.kind == "account_invite" else "reset")
+    if n.kind == "account_invite":
+        return {"subject": _("Your account on Service Portal"),
+                "paragraphs": [
+                    _("An account was made for you on Service Portal, as %(role)s.",
+                      role=label(ROLES, user.role)),
+                    _("Choose your password to start. The link works once, for 72 hours.")],
+                "link": (url_for("account.invitation", token=token, _external=True),
+                         _("Choose your password"))}
+    return {"subject": _("Choose a new password"),
+            "paragraphs": [
+                _("Someone asked to reset the password of your account on Service Portal. "
+                  "If it was you, choose a new one; the link works once, for 2 hours."),
+                _("If it was not you, ignore this email: your password stays as it is.")],
+            "link": (url_for("account.reset", token=token, _external=True),
+                     _("Choose a new password"))}
 
 
 def compose(app: Flask, n: Notification) -> EmailMessage:

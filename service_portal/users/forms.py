@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, Length, ValidationError
+from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
 from .. import fields
-from ..security import MAX_PASSWORD_LENGTH
+from ..security import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 
 
 class LoginForm(FlaskForm):
@@ -46,3 +46,26 @@ class TimeZoneForm(FlaskForm):
 
         super().__init__(*args, **kwargs)
         self.time_zone.choices = [("", default_label), *zone_choices()]
+
+
+class NewPasswordForm(FlaskForm):
+    """A new password, typed twice."""
+
+    password = PasswordField(_l("New password"), validators=[
+        DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH,
+                               message=_l("A password has %(min)s to %(max)s characters."))])
+    confirm = PasswordField(_l("The new password again"), validators=[
+        DataRequired(), EqualTo("password", message=_l("The two passwords differ."))])
+
+
+class ChangePasswordForm(NewPasswordForm):
+    current = PasswordField(_l("Your current password"),
+                            validators=[DataRequired(), Length(max=MAX_PASSWORD_LENGTH)])
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
+
+
+class SignOutEverywhereForm(FlaskForm):
+    """Ends every session of the signed-in user (POST with CSRF)."""

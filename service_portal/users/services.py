@@ -220,3 +220,62 @@ def end_user_sessions(session: Session, *, email: str, actor: Actor) -> int:
     record(session, actor=actor, action="user.sign_out", entity_type="user",
            entity_id=user.id, after={"sessions_ended": ended})
     return ended
+
+
+# --- Invitations, resets and one's own password ---------------------------------------------
+
+def invite_user(session: Session, *, email: str, role: str, organization: str | None,
+                name: str, locale: str, actor: Actor) -> User:
+    """Add a user without a password and email them an invitation to set one (valid 72
+    hours). Audited."""
+    from ..notifications.outbox import enqueue
+
+    user = create_user(session, email=email, role=role, organization=organization, name=name)
+    user.locale = locale
+    session.add(user)
+    enqueue(session, kind="account_invite", recipient=user.email, locale=locale,
+            payload={"user_id": user.id})
+    record(session, actor=actor, action="user.invite", entity_type="user", entity_id=user.id,
+           after={"email": user.email, "role": role, "organization": organization})
+    return user
+
+
+def request_password_reset(session: Session, email: str, *, locale: str) -> None:
+    """Email a reset link (valid 2 hours) if an active account has this address; do
+    nothing otherwise. The caller answers the same either way."""
+    from ..notifications.outbox import enqueue
+
+    user = user_by_email(session, email)
+    if user is not None and user.active:
+        enqueue(session, kind="password_reset", recipient=user.email,
+                locale=user.locale or locale, payload={"user_id": user.id})
+
+
+def set_password_by_link(session: Session, user: User, password: str, *,
+                         purpose: str) -> int:
+    """The person holding a valid link sets `user`'s password; every session of theirs
+    ends (and the link with the old password hash). Returns how many sessions ended."""
+    set_password(session, user, password)
+    ended = _end_sessions(session, user)
+    record(session, actor=Actor.email_link(user),
+           action="user.password", entity_type="user", entity_id=user.id,
+           after={"by": purpose, "sessions_ended": ended})
+    return ended
+
+
+def change_own_password(session: Session, user: User, *, current: str, new: str,
+                        keep_session_hash: str, actor: Actor) -> int:
+    """The signed-in user changes their password, giving the current one; their other
+    sessions end, this one stays. A wrong current password is a 422 on `current`."""
+    from ..security import verify_password
+
+    if not verify_password(user.password_hash, current):
+        raise Invalid(_("This is not your current password."), field="current")
+    set_password(session, user, new)
+    result = session.execute(update(UserSession).where(
+        UserSession.user_id == user.id, UserSession.ended_at.is_(None),
+        UserSession.token_hash != keep_session_hash).values(ended_at=utcnow()))
+    ended = result.rowcount or 0
+    record(session, actor=actor, action="user.password", entity_type="user",
+           entity_id=user.id, after={"by": "user", "sessions_ended": ended})
+    return ended
