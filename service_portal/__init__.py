@@ -70,7 +70,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     auth.init_app(app)
 
     from . import openapi
-    from .admin import user_views as admin_user_views
+    from .admin import blueprint as admin_area
+    from .admin import user_views  # noqa: F401  (registers its routes)
     from .audit import views as audit_views
     from .bulletins import api as bulletins_api
     from .bulletins import staff_api as bulletins_staff_api
@@ -129,7 +130,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(account_views.bp)
     app.register_blueprint(dealer_views.bp)
     app.register_blueprint(dealer_shop_views.bp)
-    app.register_blueprint(admin_user_views.bp)
+    app.register_blueprint(admin_area.bp)
     app.register_blueprint(notification_views.bp)
     app.register_blueprint(email_settings_views.bp)
     app.register_blueprint(alerts_api.bp)

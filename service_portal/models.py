@@ -5,7 +5,8 @@ from sqlmodel import SQLModel
 from .audit.models import AuditEntry
 from .bulletins.models import Bulletin, BulletinCountry, BulletinModel, BulletinText
 from .cases.models import CannedReply, Case, CaseBulletin, CaseEvent, SavedFilter
-from .catalog.models import Brand, Service, VehicleModel
+from .catalog.models import Brand, Service, VehicleModel, WmiCode
+from .credentials.models import Credential
 from .notifications.models import AlertSubscription, Notification, StaffAlertChoice
 from .parts.models import Part, PartFitment, Stock, StockUpload
 from .shops.models import Organization, Shop, ShopBrand, ShopLanguage, ShopService
@@ -15,9 +16,10 @@ metadata = SQLModel.metadata
 
 __all__ = [
     "AlertSubscription", "Notification", "StaffAlertChoice",
-    "ApiToken", "AuditEntry", "Brand", "Bulletin", "BulletinCountry", "BulletinModel",
+    "ApiToken", "AuditEntry", "Brand", "Credential", "Bulletin", "BulletinCountry", "BulletinModel",
     "BulletinText", "CannedReply", "Case", "CaseBulletin", "CaseEvent", "LoginFailure",
     "Organization", "Part", "PartFitment", "SavedFilter", "Service", "Shop", "ShopBrand",
     "ShopLanguage", "ShopService", "Stock", "StockUpload", "User", "UserSession", "VehicleModel",
+    "WmiCode",
     "metadata",
 ]

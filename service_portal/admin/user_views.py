@@ -4,7 +4,7 @@ carries a CSRF token (checked app-wide)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -15,7 +15,7 @@ from ..errors import BadParameter, PortalError
 from ..i18n import language_choices
 from ..names import vocab
 from ..params import check_text, refuse_unknown, single
-from ..security import current_actor, holds_personal_data, role_required
+from ..security import current_actor
 from ..shops.models import Organization
 from ..users.models import ROLES
 from ..users.services import (
@@ -25,20 +25,11 @@ from ..users.services import (
     end_user_sessions,
     invite_user,
 )
+from .blueprint import PAGE_SIZE, admin_only, bp
 from .forms import InviteForm, NewPasswordForm, UserActionForm
 from .queries import USER_SORTS, list_users, user_details
 
-bp = Blueprint("admin", __name__, url_prefix="/admin")
-holds_personal_data(bp)
-admin_only = role_required("admin")
-PAGE_SIZE = 50
 _STATES = {"active": True, "disabled": False}
-
-
-@bp.get("/")
-@admin_only
-def index():
-    return redirect(url_for(".users"))
 
 
 @bp.get("/users")

@@ -24,6 +24,9 @@ class Organization(SQLModel, table=True):
     slug: str = Field(max_length=80, unique=True)
     name: str = Field(max_length=200)
     country: str | None = Field(default=None, max_length=2)
+    #: An inactive organisation's shops leave the search and its people cannot sign in.
+    active: bool = Field(default=True)
+    version: int = Field(default=1)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 

@@ -1,0 +1,1 @@
+"""Verified credentials: evidence for brand authorisations and HV qualifications."""
