@@ -3,7 +3,8 @@ so the area has one URL prefix, one role check and one list page size."""
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, url_for
+from flask import Blueprint, current_app, redirect, url_for
+from flask_babel import lazy_gettext as _l
 
 from ..security import holds_personal_data, role_required
 
@@ -19,3 +20,21 @@ PAGE_SIZE = 50
 @admin_only
 def index():
     return redirect(url_for(".users"))
+
+
+#: The admin area's sections, in the order of its sub-navigation (endpoint, label).
+SECTIONS = (
+    ("admin.users", _l("Users")),
+    ("admin.organizations", _l("Organisations")),
+    ("admin.shops", _l("Shops")),
+    ("admin.catalog", _l("Brands, models and services")),
+    ("admin.wmi_codes", _l("WMI codes")),
+    ("admin.parts_catalog", _l("Parts catalog")),
+)
+
+
+@bp.app_context_processor
+def _admin_sections() -> dict:
+    """`admin_sections`: the sections this app serves, for templates/admin/_nav.html."""
+    return {"admin_sections": [(endpoint, label) for endpoint, label in SECTIONS
+                               if endpoint in current_app.view_functions]}
