@@ -62,6 +62,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     static_files.init_app(app, Path(__file__).parent / "static")
     db.init_app(app)
     search.init_app(app)
+    from . import coverage
+    coverage.init_app(app)
     i18n.init_app(app, str(TRANSLATIONS_DIR))
     names.init_app(app)
     formats.init_app(app)
@@ -71,7 +73,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from . import openapi
     from .admin import blueprint as admin_area
+    from .admin import catalog_views as admin_catalog_views  # noqa: F401  (its routes)
+    from .admin import org_views as admin_org_views  # noqa: F401  (registers its routes)
+    from .admin import parts_views as admin_parts_views  # noqa: F401  (its routes)
+    from .admin import shop_views as admin_shop_views  # noqa: F401  (registers its routes)
     from .admin import user_views  # noqa: F401  (registers its routes)
+    from .admin import wmi_views as admin_wmi_views  # noqa: F401  (its routes)
     from .audit import views as audit_views
     from .bulletins import api as bulletins_api
     from .bulletins import staff_api as bulletins_staff_api
@@ -84,6 +91,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .cases import staff_views as staff_case_views
     from .cases import views as case_views
     from .catalog import api as catalog_api
+    from .credentials import views as credential_views
     from .home import views as home_views
     from .notifications import api as alerts_api
     from .notifications import settings_views as email_settings_views
@@ -117,6 +125,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(cases_staff_api.bp)
     app.register_blueprint(case_views.bp)
     app.register_blueprint(staff_case_views.bp)
+    from .coverage import views as coverage_views
+    app.register_blueprint(coverage_views.bp)
     app.register_blueprint(case_queue_views.bp)
     app.register_blueprint(case_canned_views.bp)
     app.register_blueprint(case_privacy_views.bp)
@@ -134,6 +144,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(notification_views.bp)
     app.register_blueprint(email_settings_views.bp)
     app.register_blueprint(alerts_api.bp)
+    app.register_blueprint(credential_views.bp)
     for blueprint in app.blueprints.values():
         if (blueprint.url_prefix or "").startswith("/api/"):
             security.csrf.exempt(blueprint)  # token-authenticated: no cookie is read

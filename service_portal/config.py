@@ -55,7 +55,8 @@ def settings_from_env(environ: os._Environ[str] | dict[str, str] | None = None) 
                  "MAP_TILE_ATTRIBUTION", "DEFAULT_LOCALE", "SEARCH_RATE_LIMIT", "LOGIN_RATE_LIMIT",
                  "TOKEN_FAILURE_LIMIT", "CASE_RATE_LIMIT", "CASE_LOOKUP_RATE_LIMIT",
                  "ALERT_RATE_LIMIT", "ALERT_CLIENT_RATE_LIMIT",
-                 "SMTP_URL", "MAIL_FROM", "PUBLIC_BASE_URL", "PASSWORD_RESET_RATE_LIMIT"):
+                 "SMTP_URL", "MAIL_FROM", "PUBLIC_BASE_URL", "PASSWORD_RESET_RATE_LIMIT",
+                 "STORAGE_URL"):
         if env.get(name):
             out[name] = env[name]
     if env.get("TRUSTED_HOSTS"):
@@ -125,6 +126,9 @@ def defaults() -> dict[str, Any]:
         "SMTP_URL": None,
         "MAIL_FROM": "Service Portal <no-reply@localhost>",
         "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
+        # Uploaded credential evidence (CONTRACT section 12): none means the folder
+        # `evidence/` in the instance folder; `s3://bucket/prefix` an S3-compatible store.
+        "STORAGE_URL": None,
         **ACCOUNT_SETTINGS,
         **MAIL_SETTINGS,
     }

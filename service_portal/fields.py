@@ -129,6 +129,15 @@ def slug(value: str) -> str:
     return text
 
 
+def slug_from(text: str) -> str:
+    """A slug made from a name (`Nord Motors GmbH & Co.` -> `nord-motors-gmbh-co`, other
+    scripts transliterated by python-slugify), at most 80 characters; empty when nothing
+    of the name can be written in a-z and 0-9: the person then types one."""
+    from slugify import slugify
+
+    return slugify(text, max_length=80)
+
+
 def whole_number(value: str, *, minimum: int = 0) -> int:
     """A plain whole number in ASCII digits: no sign, no Unicode digits, no NaN."""
     text = value.strip()

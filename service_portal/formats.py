@@ -121,8 +121,17 @@ def default_radius() -> tuple[str, float]:
     return str(DEFAULT_KM), float(DEFAULT_KM)
 
 
+def file_size(size: int) -> str:
+    """A file's size in the reader's words and digits: `240 kB`, `1,2 MB` (CLDR units)."""
+    from babel.units import format_unit
+
+    unit, value = ("digital-megabyte", size / 1_000_000) if size >= 1_000_000 else \
+        ("digital-kilobyte", max(size / 1000, 0.1))
+    return format_unit(round(value, 1), unit, length="short", locale=get_locale())
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(phone=phone, join_list=join_list, languages=languages,
-                               lapsed=lapsed)
+                                 lapsed=lapsed, file_size=file_size)
     app.jinja_env.globals.update(address_lines=address_lines, radius_choices=radius_choices,
                                  default_radius=default_radius)

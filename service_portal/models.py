@@ -6,10 +6,18 @@ from .audit.models import AuditEntry
 from .bulletins.models import Bulletin, BulletinCountry, BulletinModel, BulletinText
 from .cases.models import CannedReply, Case, CaseBulletin, CaseEvent, SavedFilter
 from .catalog.models import Brand, Service, VehicleModel, WmiCode
+from .coverage.models import CoverageDay
 from .credentials.models import Credential
 from .notifications.models import AlertSubscription, Notification, StaffAlertChoice
 from .parts.models import Part, PartFitment, Stock, StockUpload
-from .shops.models import Organization, Shop, ShopBrand, ShopLanguage, ShopService
+from .shops.models import (
+    Organization,
+    Shop,
+    ShopBrand,
+    ShopLanguage,
+    ShopService,
+    ShopTakeback,
+)
 from .users.models import ApiToken, LoginFailure, User, UserSession
 
 metadata = SQLModel.metadata
@@ -21,5 +29,6 @@ __all__ = [
     "Organization", "Part", "PartFitment", "SavedFilter", "Service", "Shop", "ShopBrand",
     "ShopLanguage", "ShopService", "Stock", "StockUpload", "User", "UserSession", "VehicleModel",
     "WmiCode",
+    "CoverageDay", "ShopTakeback",
     "metadata",
 ]

@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo, available_timezones
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_time, get_datetime_format, get_timezone_gmt
 from babel.dates import format_datetime as babel_format_datetime
-from flask import Flask, g, has_request_context
+from flask import Flask, g, has_app_context, has_request_context
 from flask_babel import get_locale
 from markupsafe import Markup
 from sqlalchemy import select
@@ -44,39 +44,72 @@ UTC = "UTC"
 # --- Catalog names ---------------------------------------------------------------------
 
 def _catalog_names() -> dict[str, dict]:
-    """Brand and model names by slug, read once per request."""
+    """Brand, model and service names by slug, read once per request: for each, the
+    English name and its translations (`names`), and a model's brand slug."""
     cached = g.get("_catalog_names") if has_request_context() else None
     if cached is not None:
         return cached
-    from .catalog.models import Brand, VehicleModel
+    from .catalog.models import Brand, Service, VehicleModel
     from .db import get_session
 
     session = get_session()
-    brands = dict(session.execute(select(Brand.id, Brand.name)).all())
-    names: dict[str, dict] = {"brand": {}, "model": {}}
-    for slug, name in session.execute(select(Brand.slug, Brand.name)):
-        names["brand"][slug] = name
-    for slug, name, brand_id in session.execute(
-            select(VehicleModel.slug, VehicleModel.name, VehicleModel.brand_id)):
-        names["model"][slug] = f"{brands.get(brand_id, '')} {name}".strip()
+    names: dict[str, dict] = {"brand": {}, "model": {}, "service": {}}
+    brands = {}
+    for brand_id, slug, name, translated in session.execute(
+            select(Brand.id, Brand.slug, Brand.name, Brand.names)):
+        brands[brand_id] = slug
+        names["brand"][slug] = (name, translated or {})
+    for slug, name, translated, brand_id in session.execute(
+            select(VehicleModel.slug, VehicleModel.name, VehicleModel.names,
+                   VehicleModel.brand_id)):
+        names["model"][slug] = (name, translated or {}, brands.get(brand_id))
+    for slug, name, translated in session.execute(
+            select(Service.slug, Service.name, Service.names)):
+        names["service"][slug] = (name, translated or {})
     if has_request_context():
         g._catalog_names = names
     return names
 
 
+def _translated(name: str, translations: dict[str, str]) -> str:
+    """The reader's name from a row's `names` (`zh_Hans`, then `zh`), else `name`."""
+    if translations:
+        locale = _reader_locale()
+        for key in (str(locale), locale.language):
+            if translations.get(key):
+                return translations[key]
+    return name
+
+
 def brand_name(slug: str | None) -> str:
-    """A brand slug (`byd`) as its name (`BYD`); an unknown slug as it is."""
+    """A brand slug (`byd`) as its name in the reader's language (`BYD`, `比亚迪`); an
+    unknown slug as it is."""
     if not slug:
         return ""
-    return _catalog_names()["brand"].get(slug, slug)
+    found = _catalog_names()["brand"].get(slug)
+    return _translated(*found) if found else slug
+
+
+def model_only_name(slug: str | None) -> str:
+    """A model slug (`byd-atto-3`) as the model's own name in the reader's language
+    (`Atto 3`), without its brand."""
+    if not slug:
+        return ""
+    found = _catalog_names()["model"].get(slug)
+    return _translated(found[0], found[1]) if found else slug
 
 
 def model_name(slug: str | None, year: int | str | None = None) -> str:
-    """A model slug (`byd-atto-3`) as brand and model name, with the year when given:
-    `BYD Atto 3 (2023)`."""
+    """A model slug (`byd-atto-3`) as brand and model name in the reader's language, with
+    the year when given: `BYD Atto 3 (2023)`."""
     if not slug:
         return ""
-    name = _catalog_names()["model"].get(slug, slug)
+    found = _catalog_names()["model"].get(slug)
+    if found is None:
+        name = slug
+    else:
+        brand = brand_name(found[2]) if found[2] else ""
+        name = f"{brand} {_translated(found[0], found[1])}".strip()
     return f"{name} ({year})" if year else name
 
 
@@ -91,8 +124,18 @@ def vehicle_name(brand: str | None, model: str | None, year: int | str | None = 
 
 
 def service_name(slug: str | None) -> str:
-    """A service slug (`tyres`) in the reader's language."""
-    return vocabulary.label(vocabulary.SERVICES, slug)
+    """A service slug (`tyres`) in the reader's language: the operator's translation, else
+    the portal's own (its catalogs), else the English name an operator gave it."""
+    if not slug:
+        return ""
+    found = _catalog_names()["service"].get(slug) if has_app_context() else None
+    if found and found[1]:
+        translated = _translated("", found[1])
+        if translated:
+            return translated
+    if slug in vocabulary.SERVICES or not found:
+        return vocabulary.label(vocabulary.SERVICES, slug)
+    return found[0]
 
 
 def category_name(code: str | None) -> str:
@@ -311,11 +354,16 @@ VOCABULARIES = {"service": vocabulary.SERVICES, "level": vocabulary.AUTH_LEVELS,
                 "priority": vocabulary.CASE_PRIORITIES, "case_event": vocabulary.CASE_EVENTS,
                 "role": vocabulary.ROLES, "mail": vocabulary.MAIL_KINDS,
                 "audit_action": vocabulary.AUDIT_ACTIONS,
-                "audit_record": vocabulary.AUDIT_RECORDS}
+                "audit_record": vocabulary.AUDIT_RECORDS,
+                "credential_state": vocabulary.CREDENTIAL_STATES,
+                "brand_document": vocabulary.BRAND_DOCUMENTS}
 
 
 def vocab(kind: str, code: str | None) -> str:
-    """The reader's name for a code of one of `VOCABULARIES`: `vocab('service', 'tyres')`."""
+    """The reader's name for a code of one of `VOCABULARIES`: `vocab('service', 'tyres')`
+    (services through `service_name`, which knows the ones an operator added)."""
+    if kind == "service":
+        return service_name(code)
     return vocabulary.label(VOCABULARIES[kind], code)
 
 

@@ -75,6 +75,10 @@ FILTER_PARAMS = [
            "Minimum high-voltage qualification (DGUV 209-093), still valid."),
     _param("open_now", {"type": "string", "enum": ["true", "false"]},
            "Open right now in the shop's time zone (unknown hours are never open)."),
+    _param("takes_chemistry", _SLUG, "Battery take-back points (service battery-recycling) "
+           "taking this battery chemistry, a catalog code such as lfp or nmc."),
+    _param("takes_damaged", {"type": "string", "enum": ["true", "false"]},
+           "true: battery take-back points that take damaged or defective packs."),
     _param("sort", {"type": "string", "enum": list(SORTS), "default": "distance"},
            "distance (then id) or best (authorisation for the brand, open now, HV level, "
            "distance)."),
@@ -97,15 +101,19 @@ SHOP = {
     "type": "object",
     "required": ["id", "external_id", "name", "organization", "brands", "services",
                  "languages", "address", "city", "postal_code", "country", "lat", "lon",
-                 "timezone", "phone", "email", "website", "opening_hours", "open_now",
+                 "timezone", "phone", "email", "website", "opening_hours", "hv_verified",
+                 "open_now",
                  "next_change", "parts"],
     "properties": {
         "id": {"type": "integer"}, "external_id": {"type": "string"},
         "name": {"type": "string"}, "organization": {"type": "string"},
         "brands": {"type": "array", "items": {
-            "type": "object", "required": ["brand", "level"],
+            "type": "object", "required": ["brand", "level", "verified"],
             "properties": {"brand": {"type": "string"},
-                           "level": {"type": "string", "enum": list(AUTH_LEVELS)}}}},
+                           "level": {"type": "string", "enum": list(AUTH_LEVELS)},
+                           "verified": {"type": "boolean", "description":
+                                        "Staff checked valid evidence of this authorisation; "
+                                        "false: declared by the shop"}}}},
         "services": {"type": "array", "items": {"type": "string"}},
         "languages": {"type": "array", "items": {"type": "string"}},
         "address": {"type": "string"}, "city": {"type": "string"},
@@ -116,9 +124,20 @@ SHOP = {
         "opening_hours": {"type": ["string", "null"]},
         "hv_level": {"type": "string", "enum": list(HV_LEVELS)},
         "hv_valid_until": {"type": ["string", "null"], "format": "date"},
+        "hv_verified": {"type": "boolean", "description":
+                        "Staff checked a valid technician's certificate at hv_level or above"},
         "open_now": {"type": "boolean"},
         "next_change": {"type": ["string", "null"], "format": "date-time"},
         "parts": {"type": "array", "items": _STOCK},
+        "takeback": {"type": ["object", "null"], "description":
+                     "What a battery take-back point takes (shops offering "
+                     "battery-recycling that stated it); null otherwise",
+                     "properties": {
+                         "chemistries": {"type": "array", "items": {"type": "string"}},
+                         "damaged": {"type": "boolean"},
+                         "max_weight_kg": {"type": ["integer", "null"]},
+                         "free": {"type": "boolean"},
+                         "scheme": {"type": ["string", "null"]}}},
     },
 }
 HIT = {"allOf": [SHOP, {"type": "object", "required": ["distance_km", "match_reasons"],

@@ -123,6 +123,8 @@ MAIL_KINDS = {
     "staff_new_case": _l("New case to staff"),
     "staff_assigned": _l("Assignment to staff"),
     "staff_sla_warning": _l("Due time warning to staff"),
+    "credential_reviewed": _l("Evidence reviewed, to the dealer"),
+    "credential_expiring": _l("Evidence expiring, to the dealer"),
 }
 
 #: Audit log actions as people read them (the log keeps the code; an unknown one shows
@@ -136,6 +138,15 @@ AUDIT_ACTIONS = {
     "stock.export": _l("Stock exported"),
     "cases.export": _l("Case queue exported"),
     "shop.profile": _l("Shop profile changed"),
+    "shop.create": _l("Shop added"),
+    "shop.deactivate": _l("Shop deactivated"),
+    "shop.activate": _l("Shop reactivated"),
+    "shop.merge": _l("Duplicate shop merged"),
+    "stock.merge": _l("Stock moved by a shop merge"),
+    "organization.create": _l("Organisation added"),
+    "organization.rename": _l("Organisation renamed"),
+    "organization.deactivate": _l("Organisation deactivated"),
+    "organization.activate": _l("Organisation reactivated"),
     "bulletin.create": _l("Bulletin published"),
     "bulletin.update": _l("Bulletin changed"),
     "token.create": _l("API token created"),
@@ -148,12 +159,27 @@ AUDIT_ACTIONS = {
     "user.enable": _l("Account enabled"),
     "user.sign_out": _l("Signed out everywhere"),
     "user.emails": _l("Email settings changed"),
+    "credential.upload": _l("Evidence uploaded"),
+    "credential.verified": _l("Evidence verified"),
+    "credential.rejected": _l("Evidence rejected"),
+    "user.invite": _l("User invited"),
+    "brand.create": _l("Brand added"),
+    "brand.update": _l("Brand changed"),
+    "model.create": _l("Model added"),
+    "model.update": _l("Model changed"),
+    "service.create": _l("Service added"),
+    "service.update": _l("Service changed"),
+    "wmi.create": _l("WMI code added"),
+    "wmi.update": _l("WMI code changed"),
+    "wmi.delete": _l("WMI code deleted"),
+    "parts.import": _l("Parts catalog imported"),
 }
 
 #: What an audit entry is about.
 AUDIT_RECORDS = {
     "stock": _l("Stock line"),
     "shop": _l("Shop"),
+    "organization": _l("Organisation"),
     "import": _l("Import"),
     "bulletin": _l("Bulletin"),
     "case": _l("Case"),
@@ -161,6 +187,25 @@ AUDIT_RECORDS = {
     "queue": _l("Case queue"),
     "token": _l("API token"),
     "user": _l("User"),
+    "credential": _l("Evidence"),
+    "brand": _l("Brand"),
+    "model": _l("Model"),
+    "service": _l("Service"),
+    "wmi": _l("WMI code"),
+    "parts": _l("Parts catalog"),
+}
+
+#: A piece of evidence's review state.
+CREDENTIAL_STATES = {
+    "pending": _l("Waiting for review"),
+    "verified": _l("Verified"),
+    "rejected": _l("Rejected"),
+}
+
+#: What a brand authorisation's document is.
+BRAND_DOCUMENTS = {
+    "contract": _l("Contract with the brand"),
+    "certificate": _l("Certificate from the brand"),
 }
 
 ROLES = {

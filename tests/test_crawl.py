@@ -51,13 +51,20 @@ MUST_REACH = {
               ("the vehicle page", r"/vehicle", 1), ("the help form", r"/help", 1)],
     "dealer": [("the dealer's shops", r"/dealer/", 1),
                ("a stock page", r"/dealer/shops/\d+/stock", 1),
-               ("a shop profile page", r"/dealer/shops/\d+/profile", 1)],
+               ("a shop profile page", r"/dealer/shops/\d+/profile", 1),
+               ("a shop's evidence page", r"/dealer/shops/\d+/credentials", 1)],
     "staff": [("the case queue", r"/staff/cases", 1),
-              ("case pages", r"/staff/cases/[^/]+(?<!\.csv)", 10)],
+              ("case pages", r"/staff/cases/[^/]+(?<!\.csv)", 10),
+              ("the evidence to review", r"/staff/credentials", 1)],
     "admin": [("the case queue", r"/staff/cases", 1),
               ("case pages", r"/staff/cases/[^/]+(?<!\.csv)", 10),
               ("the audit log", r"/staff/audit", 1),
-              ("the user list", r"/admin/users", 1), ("user pages", r"/admin/users/\d+", 5)],
+              ("the user list", r"/admin/users", 1), ("user pages", r"/admin/users/\d+", 5),
+              ("the organisation list", r"/admin/organizations", 1),
+              ("organisation pages", r"/admin/organizations/\d+", 3),
+              ("the new organisation form", r"/admin/organizations/new", 1),
+              ("the shop list", r"/admin/shops", 1), ("shop pages", r"/admin/shops/\d+", 5),
+              ("the new shop form", r"/admin/shops/new", 1)],
 }
 
 

@@ -22,6 +22,7 @@ from service_portal.bulletins.services import upsert_bulletin
 from service_portal.cases.canned import save_reply
 from service_portal.cases.queue_services import save_filter
 from service_portal.config import defaults
+from service_portal.credentials.models import Credential
 from service_portal.users.models import ApiToken, User
 from tests.helpers import changed_tables, csrf_token, sign_in, table_snapshot
 
@@ -84,6 +85,8 @@ class World:
     bystander_id: int = 0  # an account the admin pages act on, signed in by no identity
     filter_id: int = 0  # a saved queue filter of the staff identity
     reply_id: int = 0  # a canned reply
+    org_id: int = 0  # the identity dealer's organisation (the admin pages act on it)
+    credential_id: int = 0  # evidence uploaded for the dealer's shop, waiting for review
 
     def url_values(self, identity: str) -> dict:
         """Real ids for every URL parameter, the identity's own where it has one (its
@@ -92,6 +95,7 @@ class World:
                 "code": self.bulletin_code, "token": self.upload_token,
                 "token_id": self.token_ids.get(identity, self.token_ids["dealer"]),
                 "user_id": self.bystander_id, "filter_id": self.filter_id,
+                "org_id": self.org_id, "credential_id": self.credential_id,
                 "reply_id": self.reply_id}
 
     def client(self, identity: str, *, forger: bool = False):
@@ -140,6 +144,10 @@ FORMS = {
     "staff_privacy.privacy": lambda w, who: {"action": "export", "email": OWNER_EMAIL},
     "staff_queue.save": lambda w, who: {"name": f"Walked by {who}", "query": "status=new"},
     "staff_queue.bulk": lambda w, who: {"reference": w.reference, "status": "triaged"},
+    "credentials.dealer_list": lambda w, who: {
+        "kind": "hv", "hv-technician": "Walker", "hv-hv_level": "2S", "hv-issuer": "TÜV",
+        "hv-valid_until": "2099-01-01", "hv-file": (io.BytesIO(b"%PDF-1.7\n%%EOF\n"), "c.pdf")},
+    "credentials.review_page": lambda w, who: {"version": "1", "action": "verify"},
     "staff_canned.index": lambda w, who: {"locale": "de", "title": f"Walked by {who}",
                                           "body": "Guten Tag {name}", "active": "y"},
     "staff_canned.edit": lambda w, who: {"locale": "en", "title": "Walked", "version": "1",
@@ -156,8 +164,8 @@ def bulletin_form(code: str) -> dict:
 
 
 @pytest.fixture
-def world(make_app, make) -> World:
-    app = make_app(**NO_RATE_LIMITS)
+def world(make_app, make, tmp_path) -> World:
+    app = make_app(**NO_RATE_LIMITS, STORAGE_URL=f"file://{tmp_path / 'evidence'}")
     byd = make.brand("byd", name="BYD")
     make.model(byd, "byd-atto-3", name="Atto 3", year_from=2022)
     service = make.service("hv-battery")
@@ -190,6 +198,15 @@ def world(make_app, make) -> World:
     bystander = make.user("staff", email="bystander@walk.example", password=PASSWORD)
     world = World(app, shop.id, opened.json["reference"], "BYD-R-2026-001", "", emails,
                   others, token_ids, bystander.id)
+    world.org_id = own.id
+    evidence = Credential(shop_id=shop.id, kind="hv", technician="Walker", hv_level="2S",
+                          valid_until=datetime(2099, 1, 1, tzinfo=UTC).date(),
+                          file_key="walk/none.pdf", file_name="c.pdf",
+                          content_type="application/pdf", size=1, sha256="0" * 64,
+                          uploaded_by="dealer@walk.example (web)")
+    make.session.add(evidence)
+    make.session.commit()
+    world.credential_id = evidence.id
     staff = make.session.scalar(select(User).where(User.email == emails["staff"]))
     world.filter_id = save_filter(make.session, user_id=staff.id, name="Walked",
                                   query="status=new").id

@@ -119,7 +119,7 @@ def test_catalog_names_follow_every_change(client, make, session):
     assert error_code(client, service="hv-battery") == (422, "unknown_service")
     result = client.get("/api/v1/shops", query_string=FRANKFURT | {
         "model": "zeekr-001", "service": "hv-pack"}).get_json()["results"][0]
-    assert result["brands"] == [{"brand": "zeekr-auto", "level": "partner"}]
+    assert result["brands"] == [{"brand": "zeekr-auto", "level": "partner", "verified": False}]
     assert result["services"] == ["hv-pack"]
 
     other = make.brand("xpeng")

@@ -30,6 +30,7 @@ SECTIONS = (
     ("admin.catalog", _l("Brands, models and services")),
     ("admin.wmi_codes", _l("WMI codes")),
     ("admin.parts_catalog", _l("Parts catalog")),
+    ("admin.markets", _l("Markets")),
 )
 
 

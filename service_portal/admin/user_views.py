@@ -65,7 +65,8 @@ def users():
 @bp.route("/users/invite", methods=["GET", "POST"])
 @admin_only
 def invite():
-    """A new account without a password; the person gets an email to choose one."""
+    """A new account without a password; the person gets an email to choose one.
+    `?organization=<slug>` preselects the organisation (and the dealer role)."""
     db = get_session()
     form = InviteForm()
     form.role.choices = [(code, vocab("role", code)) for code in ROLES if code != "owner"]
@@ -75,6 +76,10 @@ def invite():
     form.locale.choices = language_choices()
     if request.method == "GET":
         form.locale.data = str(get_locale() or "en")
+        # `?organization=<slug>` (from an organisation's page) chooses it, as a dealer's.
+        chosen = single(request.args, "organization", allow_empty=True)
+        if chosen and chosen in dict(form.organization.choices):
+            form.organization.data, form.role.data = chosen, "dealer"
     if form.validate_on_submit():
         try:
             user = invite_user(db, email=form.email.data, role=form.role.data,

@@ -25,6 +25,7 @@ from ..errors import Conflict, Invalid
 from ..fields import phone_e164
 from ..notifications import outbox
 from ..shops.models import Shop
+from ..shops.queries import listed_shop
 from ..users.models import User
 from ..vocabulary import CASE_STATUSES, label
 from . import workflow
@@ -49,7 +50,7 @@ def open_case(session: Session, data: CaseRequest, *, hours: Mapping[str, int],
                       code="unknown_service", field="service")
     brand_id, model_id, year, vin = _vehicle(session, data)
     if data.shop_id is not None and not session.scalar(
-            select(Shop.id).where(Shop.id == data.shop_id, Shop.active)):
+            select(Shop.id).where(Shop.id == data.shop_id, listed_shop())):
         raise Invalid(_("There is no shop %(id)s.", id=data.shop_id), code="unknown_shop",
                       field="shop_id")
     phone = None
@@ -101,7 +102,7 @@ def change_case(session: Session, case: Case, patch: CasePatch, *, actor: Actor,
 
     if "shop_id" in given and patch.shop_id != case.shop_id:
         if patch.shop_id is not None and not session.scalar(
-                select(Shop.id).where(Shop.id == patch.shop_id, Shop.active)):
+                select(Shop.id).where(Shop.id == patch.shop_id, listed_shop())):
             raise Invalid(_("There is no shop %(id)s.", id=patch.shop_id),
                           code="unknown_shop", field="shop_id")
         change("shop_id", case.shop_id, patch.shop_id, shop_id=patch.shop_id)

@@ -16,8 +16,8 @@ from ..db import get_session
 from ..errors import PortalError
 from ..i18n import country_choices
 from ..jsonbody import error_message
+from ..names import service_name
 from ..security import holds_personal_data, limiter
-from ..vocabulary import SERVICES, label
 from .api import case_limit, create_case, lookup_limit
 from .forms import CaseLookupForm, RequestHelpForm
 from .history import status_changes
@@ -108,6 +108,6 @@ def _fill_choices(form: RequestHelpForm) -> None:
     form.model.choices = {"": [("", "—")],
                           **{brand.name: [(m.slug, m.name) for m in models]
                              for brand, models in catalog_choices(db) if models}}
-    form.service.choices = [(slug, label(SERVICES, slug)) for slug in
+    form.service.choices = [(slug, service_name(slug)) for slug in
                             db.exec(select(Service.slug).order_by(Service.id))]
     form.country.choices = [("", "—"), *country_choices()]

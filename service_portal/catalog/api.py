@@ -9,6 +9,7 @@ from sqlalchemy import select
 from .. import vocabulary
 from ..db import get_session
 from ..errors import Invalid
+from ..names import brand_name, model_only_name, service_name
 from ..params import refuse_unknown, single
 from .models import Brand, Service, VehicleModel
 
@@ -20,8 +21,8 @@ def brands():
     refuse_unknown(request.args, ())
     rows = get_session().execute(select(Brand.slug, Brand.name, Brand.parent_group)
                                  .order_by(Brand.name)).all()
-    return jsonify({"results": [{"brand": slug, "name": name, "group": group}
-                                for slug, name, group in rows]})
+    return jsonify({"results": [{"brand": slug, "name": brand_name(slug), "group": group}
+                                for slug, _name, group in rows]})
 
 
 @bp.get("/models")
@@ -37,7 +38,8 @@ def models():
                           field="brand")
         query = query.where(Brand.slug == brand)
     return jsonify({"results": [{
-        "model": m.slug, "brand": brand_slug, "name": m.name, "year_from": m.year_from,
+        "model": m.slug, "brand": brand_slug, "name": model_only_name(m.slug),
+        "year_from": m.year_from,
         "year_to": m.year_to, "powertrain": m.powertrain,
         "powertrain_name": vocabulary.label(vocabulary.POWERTRAINS, m.powertrain),
         "battery_chemistry": m.battery_chemistry, "body": m.body,
@@ -48,6 +50,5 @@ def models():
 def services():
     refuse_unknown(request.args, ())
     rows = get_session().execute(select(Service.slug).order_by(Service.id)).scalars().all()
-    return jsonify({"results": [{"service": slug,
-                                 "name": vocabulary.label(vocabulary.SERVICES, slug)}
+    return jsonify({"results": [{"service": slug, "name": service_name(slug)}
                                 for slug in rows]})

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections import defaultdict
 
 from flask_babel import gettext as _
+from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
 from ..errors import Invalid
-from .models import Brand, VehicleModel
+from .models import Brand, Service, VehicleModel, WmiCode
 from .vin import ModelRow, VinInfo, decode_vin
 
 
@@ -44,3 +45,90 @@ def catalog_choices(session: Session) -> list[tuple[Brand, list[VehicleModel]]]:
         models[model.brand_id].append(model)
     return [(brand, models.get(brand.id, []))
             for brand in session.exec(select(Brand).order_by(Brand.name))]
+
+
+# --- the admin area's lists --------------------------------------------------------------
+
+def _like(text: str) -> str:
+    """A LIKE pattern matching `text` anywhere, its own % and _ taken literally."""
+    return "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%") \
+        .replace("_", "\\_") + "%"
+
+
+def _matching(query, text: str, *columns):
+    if not text:
+        return query
+    pattern = _like(text)
+    return query.where(or_(*(func.lower(c).like(pattern, escape="\\") for c in columns)))
+
+
+def _page(session: Session, query, order, *, offset: int, limit: int) -> tuple[int, list]:
+    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    return total, session.execute(query.order_by(*order).offset(offset).limit(limit)).all()
+
+
+def _order(column, descending: bool):
+    return column.desc().nulls_last() if descending else column.asc().nulls_last()
+
+
+_MODEL_COUNT = (select(func.count()).select_from(VehicleModel)
+                .where(VehicleModel.brand_id == Brand.id).correlate(Brand).scalar_subquery())
+#: The columns each admin list sorts by.
+BRAND_SORTS = {"name": Brand.name, "slug": Brand.slug, "models": _MODEL_COUNT,
+               "edited": Brand.edited_at}
+MODEL_SORTS = {"name": Brand.name, "slug": VehicleModel.slug,
+               "years": VehicleModel.year_from, "powertrain": VehicleModel.powertrain,
+               "edited": VehicleModel.edited_at}
+SERVICE_SORTS = {"name": Service.name, "slug": Service.slug, "edited": Service.edited_at}
+
+
+def list_brands(session: Session, *, text: str = "", sort: str = "name",
+                descending: bool = False, offset: int = 0, limit: int = 50
+                ) -> tuple[int, list[tuple[Brand, int]]]:
+    """Brands whose slug, name or group holds `text`, with their number of models,
+    sorted by one of BRAND_SORTS (ties by slug); (total, one page)."""
+    query = _matching(select(Brand, _MODEL_COUNT), text, Brand.slug, Brand.name,
+                      Brand.parent_group)
+    return _page(session, query, (_order(BRAND_SORTS[sort], descending), Brand.slug),
+                 offset=offset, limit=limit)
+
+
+def list_models(session: Session, *, text: str = "", brand: str | None = None,
+                powertrain: str | None = None, sort: str = "name", descending: bool = False,
+                offset: int = 0, limit: int = 50) -> tuple[int, list[tuple[VehicleModel, str]]]:
+    """Models (with their brand's slug) whose slug or name holds `text`, of `brand` and
+    `powertrain` when given, sorted by one of MODEL_SORTS (`name`: brand, then model)."""
+    query = _matching(select(VehicleModel, Brand.slug)
+                      .join(Brand, Brand.id == VehicleModel.brand_id),
+                      text, VehicleModel.slug, VehicleModel.name, Brand.name)
+    if brand:
+        query = query.where(Brand.slug == brand)
+    if powertrain:
+        query = query.where(VehicleModel.powertrain == powertrain)
+    order = [_order(MODEL_SORTS[sort], descending)]
+    if sort == "name":
+        order.append(_order(VehicleModel.name, descending))
+    return _page(session, query, (*order, VehicleModel.slug), offset=offset, limit=limit)
+
+
+def list_services(session: Session, *, text: str = "", sort: str = "name",
+                  descending: bool = False, offset: int = 0, limit: int = 50
+                  ) -> tuple[int, list[Service]]:
+    """Services whose slug or English name holds `text`, sorted by one of SERVICE_SORTS."""
+    query = _matching(select(Service), text, Service.slug, Service.name)
+    total, rows = _page(session, query, (_order(SERVICE_SORTS[sort], descending),
+                                         Service.slug), offset=offset, limit=limit)
+    return total, [service for (service,) in rows]
+
+
+def list_wmi_codes(session: Session, *, text: str = "", brand: str | None = None,
+                   descending: bool = False, offset: int = 0, limit: int = 50
+                   ) -> tuple[int, list[WmiCode]]:
+    """WMI codes whose code, source or note holds `text`, naming `brand` when given, by
+    code. The table is small (a few hundred rows): the brand filter reads its JSON lists
+    here rather than in each database's JSON dialect."""
+    query = _matching(select(WmiCode), text, WmiCode.code, WmiCode.source, WmiCode.note)
+    rows = [row for row in session.scalars(query.order_by(
+        WmiCode.code.desc() if descending else WmiCode.code))
+        if brand is None or brand in (row.brands or [])]
+    return len(rows), rows[offset:offset + limit]

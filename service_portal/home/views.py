@@ -22,7 +22,7 @@ bp = Blueprint("home", __name__)
 
 #: Filters a reader can drop from an empty result, in the order offered.
 FILTERS = ("vin", "brand", "model", "service", "part", "language", "authorization",
-           "hv_level", "open_now")
+           "hv_level", "open_now", "takes_chemistry", "takes_damaged")
 
 
 def _search_limit() -> str:
@@ -55,7 +55,7 @@ def index():
             context["vin"] = info
         context["brand"] = params.brand or choices["model_brand"].get(params.model or "")
         if params.lat is not None or params.near:
-            context["found"] = found = search(params)
+            context["found"] = found = search(params, counted=True)
             if params.near and params.lat is None:
                 # The place as the owner typed it heads the results; what it was found as,
                 # in the owner's language, follows ("الرياض" stays "الرياض").
@@ -116,6 +116,7 @@ def _widen(radius_km: float, found: dict) -> dict | None:
 def filter_label(name: str, value: str) -> str:
     """An active filter in words, for the links that drop it."""
     from ..names import language_name, vocab
+    from ..shops.takeback import chemistry_name
 
     choices = search_choices(get_session())
     shown = {
@@ -128,6 +129,9 @@ def filter_label(name: str, value: str) -> str:
         "authorization": lambda: vocab("level", value),
         "hv_level": lambda: vocab("hv", value),
         "open_now": lambda: _("Open now"),
+        "takes_chemistry": lambda: _("takes back %(chemistry)s batteries",
+                                     chemistry=chemistry_name(value.lower())),
+        "takes_damaged": lambda: _("takes damaged or defective packs"),
     }
     return shown[name]()
 

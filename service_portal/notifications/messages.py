@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 from email import policy as email_policy
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -20,7 +20,7 @@ from flask_babel import gettext as _
 from itsdangerous import URLSafeSerializer
 
 from ..i18n import text_direction
-from ..names import local_time
+from ..names import local_date, local_time
 from ..vocabulary import BULLETIN_KINDS, CASE_STATUSES, ROLES, SEVERITIES, label
 from .alerts import car_words, where_words
 from .alerts import unsubscribe_token as alert_unsubscribe_token
@@ -84,6 +84,8 @@ def _content(n: Notification) -> dict:
                          _("Follow your case"))}
     if n.kind in ("account_invite", "password_reset"):
         return _account_content(n)
+    if n.kind in ("credential_reviewed", "credential_expiring"):
+        return _credential_content(n)
     staff_link = (url_for("staff_cases.case", reference=ref, _external=True),
                   _("Open the case"))
     if n.kind == "staff_new_case":
@@ -179,6 +181,34 @@ def _account_content(n: Notification) -> dict:
                 _("If it was not you, ignore this email: your password stays as it is.")],
             "link": (url_for("account.reset", token=token, _external=True),
                      _("Choose a new password"))}
+
+
+def _credential_content(n: Notification) -> dict:
+    """To a shop's dealers: staff's decision on a document, or its coming expiry."""
+    shop = n.payload.get("shop", "")
+    link = (url_for("credentials.dealer_list", shop_id=n.payload.get("shop_id"),
+                    _external=True), _("Open the shop's evidence"))
+    if n.kind == "credential_expiring":
+        until = local_date(date.fromisoformat(n.payload["valid_until"]))
+        what = (_("The high-voltage certificate of %(technician)s",
+                  technician=n.payload.get("technician", ""))
+                if n.payload.get("kind") == "hv" else _("The brand authorisation document"))
+        return {"subject": _("%(shop)s: a document expires on %(date)s", shop=shop, date=until),
+                "paragraphs": [
+                    _("%(what)s at %(shop)s is valid until %(date)s.", what=what, shop=shop,
+                      date=until),
+                    _("Upload the renewed document before then: after that date owners see "
+                      "the claim as declared, not verified.")],
+                "link": link}
+    if n.payload.get("state") == "verified":
+        return {"subject": _("%(shop)s: a document is verified", shop=shop),
+                "paragraphs": [_("Staff checked a document of %(shop)s and verified it: owners "
+                                 "now see the claim as verified.", shop=shop)],
+                "link": link}
+    return {"subject": _("%(shop)s: a document was rejected", shop=shop),
+            "paragraphs": [_("Staff checked a document of %(shop)s and could not accept it. "
+                             "Their reason:", shop=shop)],
+            "quote": n.payload.get("reason", ""), "link": link}
 
 
 def compose(app: Flask, n: Notification) -> EmailMessage:

@@ -22,6 +22,7 @@ from flask import Flask
 from sqlalchemy import select, text, update
 from sqlmodel import Session
 
+from ..credentials.services import remind_expiring
 from ..db import get_engine, session_scope, utcnow
 from .alerts import forget_unconfirmed
 from .delivery import PermanentFailure, TemporaryFailure, transport_for
@@ -120,8 +121,9 @@ def _settle_in_own_transaction(engine, notification_id: int, claim_id: str, **va
 def run(app: Flask, *, once: bool = False, poll_seconds: float = 2.0,
         should_stop: Callable[[], bool] = lambda: False) -> int:
     """Deliver until stopped (or, with `once`, until nothing is due); also warns staff of
-    cases coming due and drops recall alert subscriptions left unconfirmed past their
-    link, at most once a minute. Returns how many rows were claimed."""
+    cases coming due, reminds dealers of evidence about to expire and drops recall alert
+    subscriptions left unconfirmed past their link, at most once a minute. Returns how
+    many rows were claimed."""
     transport = transport_for(app.config, app.instance_path)
     log.info("worker sending to %s", transport.where())
     claimed, last_warning = 0, 0.0
@@ -131,6 +133,7 @@ def run(app: Flask, *, once: bool = False, poll_seconds: float = 2.0,
                 with session_scope(get_engine(), write=True) as session:
                     warn_due_soon(session)
                     forget_unconfirmed(session)  # recall alert links past 72 h
+                    remind_expiring(session)  # dealers' evidence 30 days before expiry
                 last_warning = time.monotonic()
             count = deliver_due(app, transport)
             claimed += count

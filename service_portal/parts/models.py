@@ -77,7 +77,8 @@ class StockUpload(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     token: str = Field(max_length=64, unique=True)
     user_id: int = Field(foreign_key="users.id", ondelete="CASCADE")
-    shop_id: int = Field(foreign_key="shops.id", ondelete="CASCADE")
+    #: The shop of a dealer's stock file; none for an admin's parts catalog file.
+    shop_id: int | None = Field(default=None, foreign_key="shops.id", ondelete="CASCADE")
     filename: str = Field(max_length=200)
     data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

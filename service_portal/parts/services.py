@@ -55,10 +55,16 @@ def find_cycle(successors: dict[str, str | None]) -> list[str] | None:
     return None
 
 
-def import_parts(session: Session, table: Table) -> dict[str, int]:
+PARTS_IMPORT_ACTION = "parts.import"
+
+
+def import_parts(session: Session, table: Table, *, actor: Actor | None = None,
+                 source: str = "", dry_run: bool = False) -> dict[str, int]:
     """Create or update the parts of `table` (matched on part_number), or none of them.
 
-    A successor must be in the file or the catalog, and the chains must stay acyclic."""
+    A successor must be in the file or the catalog, and the chains must stay acyclic.
+    `dry_run` checks the file and counts what it would change, storing nothing; otherwise
+    one audit entry records the import (who, the file's name, its rows and the counts)."""
     require_columns(table, PART_COLUMNS)
     brands, models = brand_ids(session), model_index(session)
     parts: list[tuple[int, PartInput]] = []
@@ -92,8 +98,36 @@ def import_parts(session: Session, table: Table) -> dict[str, int]:
             "Supersession cycle: %(chain)s", chain=" → ".join(cycle))))
     if errors:
         raise ImportFailed(errors)
+    if dry_run:
+        return _count_part_changes(session, [p for _n, p in parts], brands, models, by_id)
     begin_writing(session)  # the checks above held no write lock
-    return _write_parts(session, [p for _n, p in parts], brands, models)
+    counts = _write_parts(session, [p for _n, p in parts], brands, models)
+    if _changed(counts):  # like a stock import: a file that changes nothing is no change
+        record(session, actor=actor or Actor.command_line(), action=PARTS_IMPORT_ACTION,
+               entity_type="import", entity_id="parts",
+               after={"file": source, "rows": len(parts), **counts})
+    return counts
+
+
+def _count_part_changes(session: Session, parts: list[PartInput], brands: dict[str, int],
+                        models: dict[str, tuple[int, int]], numbers: dict[int, str]
+                        ) -> dict[str, int]:
+    """What `_write_parts` would count, read without writing (`numbers`: part id ->
+    part number of the catalog)."""
+    existing = {p.part_number: p for p in session.exec(
+        select(Part).where(Part.part_number.in_([p.part_number for p in parts])))}
+    fitted = _fitments(session, [p.id for p in existing.values()])
+    created = updated = 0
+    for item in parts:
+        row = existing.get(item.part_number)
+        if row is None:
+            created += 1
+        elif (row.brand_id, row.name, row.category, numbers.get(row.superseded_by_id)) != (
+                brands[item.brand], item.name, item.category, item.superseded_by or None) \
+                or {models[slug][0] for slug in item.fits} != fitted.get(row.id, set()):
+            updated += 1
+    return {"created": created, "updated": updated,
+            "unchanged": len(parts) - created - updated}
 
 
 def _write_parts(session: Session, parts: list[PartInput], brands: dict[str, int],
@@ -271,7 +305,8 @@ PREVIEWS_PER_USER = 3
 PREVIEW_UPLOADS_PER_USER = 2
 
 
-def keep_upload(session: Session, *, user_id: int, shop_id: int, filename: str, data: bytes,
+def keep_upload(session: Session, *, user_id: int, shop_id: int | None, filename: str,
+                data: bytes,
                 max_upload_bytes: int, ttl: timedelta) -> str:
     """Keep an uploaded file between its preview and its commit; returns the token that
     commits it. Files older than `ttl` go. Each user keeps at most PREVIEWS_PER_USER
@@ -615,7 +650,7 @@ def put_stock(session: Session, *, shop_id: int, items: list, mode: str,
 
 
 def _changed(counts: dict[str, int]) -> bool:
-    return any(counts[k] for k in ("created", "updated", "deleted"))
+    return any(counts.get(k) for k in ("created", "updated", "deleted"))
 
 
 def _part_id(session: Session, part_number: str) -> int:

@@ -40,10 +40,11 @@ def app_index(app: Flask | None = None) -> ShopIndex:
     return (app or current_app).extensions[_KEY]
 
 
-def search(params: SearchParams, *, base: dict | None = None) -> dict:
+def search(params: SearchParams, *, base: dict | None = None, counted: bool = False) -> dict:
     """Search in the current request and return the response of CONTRACT section 4
-    (`base` adds keys to its `query`)."""
-    return search_response(app_index(), params, base=base)
+    (`base` adds keys to its `query`). `counted`: an owner's search (the API, the search
+    page), counted anonymously for the coverage figures (`coverage`)."""
+    return search_response(app_index(), params, base=base, counted=counted)
 
 
 def warm_up(app: Flask) -> bool:

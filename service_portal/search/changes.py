@@ -2,9 +2,10 @@
 
 The change feed (migrations 0005, 0006 and 0008) stamps each shop with the moment of its
 last change that the search reads or shows (the shop, its brands, services, languages,
-its organisation's slug, a brand or service it shows being renamed); deleted shops leave
-their id and stamp in `search_removed_shops`, and a change to brands, services or models
-moves `search_changes.seq`. A mark is (position in the feed, `search_changes.epoch`); an
+what it takes back as a battery take-back point (migration 0015), its organisation's
+slug, a brand or service it shows being renamed); deleted shops leave their id and
+stamp in `search_removed_shops`, and a change to brands, services or models moves
+`search_changes.seq`. A mark is (position in the feed, `search_changes.epoch`); an
 operator raises the epoch (`service-portal search-check --repair`) to make every process
 load its index afresh, after a change that bypassed the triggers. What a stamp and a
 position are differs per database:
@@ -228,11 +229,14 @@ class Reader:
             if len(shops.ids):
                 # The three link tables in one round trip, the ids bound once for each.
                 cursor.execute(_CHANGED_LINKS.format(*(id_in(dialect, f"{t}.shop_id")
-                                                       for t in ("b", "s", "l"))),
-                               (id_bind(dialect, shops.ids),) * 3)
+                                                       for t in ("b", "s", "l", "t"))),
+                               (id_bind(dialect, shops.ids),) * 4)
                 for kind, shop_id, key, level in cursor.fetchall():
-                    keys = _brand_keys(key, level) if kind == 0 else [
-                        ("service", key) if kind == 1 else ("language", level)]
+                    if kind == 3:
+                        keys = _takeback_keys(level, key)
+                    else:
+                        keys = _brand_keys(key, level) if kind == 0 else [
+                            ("service", key) if kind == 1 else ("language", level)]
                     links.append((keys, np.array([shop_id], dtype=np.int64)))
             return Read(mark, shops, links, removed, _catalog(cursor))
 
@@ -341,8 +345,11 @@ def _alive(connection) -> bool:
 #: An idle connection used this recently is taken as alive without asking.
 _FRESH_SECONDS = 5.0
 
-_SHOPS = ("SELECT id, lat, lon, active, opening_hours, timezone, country, hv_level, "
-          "hv_valid_until, search_seq FROM shops")
+#: A shop is in the search while it and its organisation are active (the rule of
+#: `shops.queries.listed_shop`); changing an organisation's `active` restamps its shops.
+_SHOPS = ("SELECT s.id, s.lat, s.lon, s.active AND o.active, s.opening_hours, s.timezone, "
+          "s.country, s.hv_level, s.hv_valid_until, s.search_seq FROM shops s "
+          "JOIN organizations o ON o.id = s.organization_id")
 
 
 def _catalog(cursor) -> Catalog:
@@ -357,11 +364,14 @@ def _catalog(cursor) -> Catalog:
     return Catalog(*names)
 
 
-#: (kind, shop, brand or service id, level or language) of some shops' links.
+#: (kind, shop, brand or service id, level or language) of some shops' links; for a
+#: take-back point (kind 3): (3, shop, damaged 0 or 1, chemistries).
 _CHANGED_LINKS = (
     "SELECT 0, b.shop_id, b.brand_id, b.level FROM shop_brands b WHERE {} UNION ALL "
     "SELECT 1, s.shop_id, s.service_id, NULL FROM shop_services s WHERE {} UNION ALL "
-    "SELECT 2, l.shop_id, 0, l.language FROM shop_languages l WHERE {}")
+    "SELECT 2, l.shop_id, 0, l.language FROM shop_languages l WHERE {} UNION ALL "
+    "SELECT 3, t.shop_id, CASE WHEN t.damaged THEN 1 ELSE 0 END, t.chemistries "
+    "FROM shop_takeback t WHERE {}")
 
 
 def _brand_keys(brand_id: int, level: str) -> list[tuple]:
@@ -369,11 +379,19 @@ def _brand_keys(brand_id: int, level: str) -> list[tuple]:
     return [("brand", brand_id, lower) for lower in AUTH_LEVELS[:AUTH_LEVELS.index(level) + 1]]
 
 
+def _takeback_keys(chemistries: str | None, damaged) -> list[tuple]:
+    """A battery take-back point's keys: `("takes", code)` per chemistry it takes, and
+    `("takes_damaged",)` when it takes damaged or defective packs."""
+    keys = [("takes", code) for code in (chemistries or "").split(";") if code]
+    return keys + [("takes_damaged",)] if damaged else keys
+
+
 #: Link table -> (its key columns, the trait keys one row sets).
 _LINKS = {
     "shop_brands": ("l.brand_id, l.level", _brand_keys),
     "shop_services": ("l.service_id", lambda service_id: [("service", service_id)]),
     "shop_languages": ("l.language", lambda code: [("language", code)]),
+    "shop_takeback": ("l.chemistries, CASE WHEN l.damaged THEN 1 ELSE 0 END", _takeback_keys),
 }
 
 

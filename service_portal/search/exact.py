@@ -66,6 +66,11 @@ class SearchQuery:
     language: str | None = None
     hv_min: str | None = None
     open_now: bool | None = None
+    takes_chemistry: str | None = None  # battery take-back points taking this chemistry
+    takes_damaged: bool = False  # ... and damaged or defective packs
+    #: Also say whether an authorised or partner shop (of the brand, else of any brand)
+    #: is among the matches (`SearchPage.served`, for the coverage counts).
+    want_served: bool = False
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
@@ -81,6 +86,7 @@ class Hit(NamedTuple):
 class SearchPage:
     total: int
     hits: list[Hit]
+    served: bool | None = None  # with `want_served`: see `_served`
 
 
 def search_shops(session: Session, query: SearchQuery, view: View | None = None, *,
@@ -117,7 +123,26 @@ def search_shops(session: Session, query: SearchQuery, view: View | None = None,
     wanted = query.offset + query.limit
     ranked = _ranked(snap, pos, c2, _ranks(snap, pos, is_open, query), query, wanted) \
         if total > query.offset else []
-    return SearchPage(total, _hits(snap, ranked[query.offset:wanted], query.now))
+    served = _served(snap, pos, c2, query) if query.want_served and total else (
+        False if query.want_served else None)
+    return SearchPage(total, _hits(snap, ranked[query.offset:wanted], query.now), served)
+
+
+def _served(snap: View, pos: np.ndarray, c2: np.ndarray, query: SearchQuery) -> bool:
+    """Whether a match (every filter passed) is authorised for the query's brand or its
+    partner, or without a brand, for any brand, and lies within the radius."""
+    if query.brand_id is not None:
+        mask = snap.trait_bits.mask([("brand", query.brand_id, "partner")])
+    else:
+        mask = _any_partner(snap.trait_bits)
+    partner = _has_any(snap, pos, mask)
+    if not partner.any():
+        return False
+    pos, c2 = pos[partner], c2[partner]
+    sure = max(0.0, chord_surely_within_km(query.radius_km) - CHORD_SLACK_KM)
+    if (c2 <= sure * sure).any():
+        return True
+    return _count(snap, pos, c2, query) > 0
 
 
 def _chords_squared(snap: View, pos: np.ndarray, centre) -> np.ndarray:
@@ -126,9 +151,23 @@ def _chords_squared(snap: View, pos: np.ndarray, centre) -> np.ndarray:
     return dx * dx + dy * dy + dz * dz
 
 
+_ANY_PARTNER: list = [(None, None)]  # [(traits, mask)]: the last one asked for (one swap)
+
+
+def _any_partner(bits) -> np.ndarray | None:
+    """The mask of "partner or better for some brand" (kept while the traits are the same
+    object: they change only when a refresh meets a new key)."""
+    traits, mask = _ANY_PARTNER[0]
+    if traits is not bits:
+        mask = bits.mask(key for key in bits.bits if key[0] == "brand" and key[2] == "partner")
+        _ANY_PARTNER[0] = (bits, mask)
+    return mask
+
+
 def _filter_mask(snap: View, pos: np.ndarray, query: SearchQuery) -> np.ndarray:
-    """Brand (with a minimum level), every service, a language (`pt` takes `pt-BR`) and
-    a valid minimum HV level, tested on the index's arrays."""
+    """Brand (with a minimum level), every service, a language (`pt` takes `pt-BR`), a
+    valid minimum HV level and what a battery take-back point takes, tested on the
+    index's arrays."""
     keep = np.ones(len(pos), dtype=bool)
     bits = snap.trait_bits
     if query.brand_id is not None:
@@ -144,6 +183,14 @@ def _filter_mask(snap: View, pos: np.ndarray, query: SearchQuery) -> np.ndarray:
             and (key[1] == query.language or key[1].startswith(prefix))))
     if query.hv_min:
         keep &= _hv_valid(snap, pos, query.now.date(), query.hv_min)
+    if query.takes_chemistry or query.takes_damaged:
+        # A take-back point offers the service and has stated what it takes.
+        recycling = snap.catalog.services.get("battery-recycling")
+        keep &= _has_any(snap, pos, bits.mask([("service", recycling)]))
+        if query.takes_chemistry:
+            keep &= _has_any(snap, pos, bits.mask([("takes", query.takes_chemistry)]))
+        if query.takes_damaged:
+            keep &= _has_any(snap, pos, bits.mask([("takes_damaged",)]))
     return keep
 
 

@@ -27,7 +27,8 @@ MAX_LIMIT = 100
 MAX_OFFSET = 10_000
 MAX_REPEATS = 10
 SINGLE = ("lat", "lon", "near", "country", "radius_km", "limit", "offset", "brand", "model",
-          "language", "authorization", "hv_level", "open_now", "sort")
+          "language", "authorization", "hv_level", "open_now", "sort", "takes_chemistry",
+          "takes_damaged")
 REPEATABLE = ("service", "part")
 _SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
@@ -50,6 +51,10 @@ class SearchParams:
     hv_level: str | None = None
     open_now: bool | None = None
     sort: str = "distance"
+    #: Battery take-back points only: those taking this chemistry (a catalog code such as
+    #: `lfp`), and with `takes_damaged`, damaged or defective packs too.
+    takes_chemistry: str | None = None
+    takes_damaged: bool | None = None
 
 
 def parse_search_args(args: MultiDict, *, strict: bool = True,
@@ -136,6 +141,11 @@ def _slug(value: str) -> str:
     return value
 
 
+def _chemistry(value: str) -> str:
+    """A battery chemistry code as the catalog writes it (`lfp`, `nmc`), any case."""
+    return _slug(value.lower())
+
+
 def _boolean(value: str) -> bool:
     if value.lower() not in ("true", "false"):
         raise ValueError(_("Must be true or false: %(value)s", value=value))
@@ -159,5 +169,7 @@ _PARSERS = {
     "hv_level": _choice(HV_MINIMUMS),
     "open_now": _boolean,
     "sort": _choice(SORTS),
+    "takes_chemistry": _chemistry,
+    "takes_damaged": _boolean,
 }
 

@@ -49,6 +49,7 @@ def resolve_search(session: Session, params: SearchParams, catalog: Catalog, *, 
         part_chains=[[part_id for part_id, _pn in chain] for chain in chains],
         part_chain_numbers=[[pn for _id, pn in chain] for chain in chains],
         language=params.language, hv_min=params.hv_level, open_now=params.open_now,
+        takes_chemistry=params.takes_chemistry, takes_damaged=bool(params.takes_damaged),
         now=now or datetime.now(UTC))
 
 

@@ -13,9 +13,11 @@ from ..audit.actors import Actor
 from ..bulletins.schemas import BulletinIn
 from ..bulletins.services import upsert_bulletin
 from ..catalog.services import upsert_brands, upsert_services, upsert_vehicle_models
+from ..credentials.demo import load_demo_evidence
 from ..parts.services import import_parts, import_stock
 from ..shops.models import Organization
 from ..shops.services import import_shops, upsert_organizations
+from ..shops.takeback import load_takeback
 from ..tabular import read_table
 from ..users.models import User
 from ..users.services import create_user
@@ -52,6 +54,10 @@ def load_seed(session: Session, seed_dir: Path = SEED_DIR,
         {"slug": r["slug"], "name": r["name"], "country": r["country"] or None}
         for r in read_csv(seed_dir / "organizations.csv")]))
     step("shops", import_shops(session, _table(seed_dir / "shops.csv")))
+    step("take-back points", load_takeback(session, read_csv(seed_dir / "takeback.csv"),
+                                           actor=Actor.command_line()))
+    step("evidence", load_demo_evidence(session, seed_dir / "evidence" /
+                                        "demo-certificate.pdf"))
     step("parts", import_parts(session, _table(seed_dir / "parts.csv")))
     step("stock", import_stock(session, _table(seed_dir / "stock.csv"),
                                actor=Actor.command_line(), source="stock.csv"))

@@ -8,6 +8,7 @@ from flask import Blueprint, current_app, jsonify, request
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from ..credentials.queries import verified_claims, with_verification
 from ..db import get_session
 from ..errors import BadParameter, NotFound
 from ..fields import country as check_country
@@ -19,6 +20,7 @@ from ..security import limiter
 from .documents import shop_documents
 from .hours import state_at
 from .models import Shop
+from .queries import listed_shop
 
 bp = Blueprint("shops_api", __name__, url_prefix="/api/v1")
 #: The public search alone, limited as a blueprint: Flask-Limiter then checks it in the
@@ -37,17 +39,18 @@ limiter.limit(_search_limit)(search_bp)
 @search_bp.get("/shops")
 def search():
     params = parse_search_args(request.args)
-    return jsonify(search_shops(params))
+    return jsonify(search_shops(params, counted=True))
 
 
 @bp.get("/shops/<id:shop_id>")
 def shop(shop_id: int):
     refuse_unknown(request.args, ())
     session = get_session()
-    active = session.scalar(select(Shop.active).where(Shop.id == shop_id))
-    if not active:
+    if session.scalar(select(Shop.id).where(Shop.id == shop_id, listed_shop())) is None:
         raise NotFound()
     doc = shop_documents(session, [shop_id])[shop_id]
+    claims = verified_claims(session, [shop_id], datetime.now(UTC).date())
+    doc = with_verification(doc, claims.get(shop_id))
     is_open, change = state_at(doc["opening_hours"], doc["timezone"], doc["country"],
                                datetime.now(UTC))
     return jsonify({**doc, "open_now": is_open,

@@ -63,6 +63,8 @@ def stamped_documents(session: Session, ids: list[int]) -> dict[int, tuple[int, 
             services[shop_id].append((order, value))
         else:
             languages[shop_id].append(value)
+    takeback = _takeback(connection, [shop_id for shop_id, slugs in services.items()
+                                      if any(slug == RECYCLING for _o, slug in slugs)])
     docs = {}
     for (shop_id, external_id, name, organization, address, city, postal_code, country, lat,
          lon, zone, phone, email, website, opening_hours, hv_level,
@@ -80,8 +82,29 @@ def stamped_documents(session: Session, ids: list[int]) -> dict[int, tuple[int, 
             "phone": phone, "email": email, "website": website,
             "opening_hours": opening_hours, "hv_level": hv_level,
             "hv_valid_until": _iso_date(hv_valid_until),
+            "takeback": takeback.get(shop_id),
         }
     return docs
+
+
+#: The service of a battery take-back point.
+RECYCLING = "battery-recycling"
+
+
+def _takeback(connection, ids: list[int]) -> dict[int, dict]:
+    """What each of the take-back points `ids` takes (`shop_takeback`), read only when a
+    document shows such a shop: `{"chemistries", "damaged", "max_weight_kg", "free",
+    "scheme"}`."""
+    if not ids:
+        return {}
+    dialect = connection.dialect.name
+    rows = connection.exec_driver_sql(
+        "SELECT shop_id, chemistries, damaged, max_weight_kg, free, scheme FROM shop_takeback "
+        f"WHERE {id_in(dialect, 'shop_id')}", (id_bind(dialect, ids),)).all()
+    return {shop_id: {"chemistries": [c for c in (chemistries or "").split(";") if c],
+                      "damaged": bool(damaged), "max_weight_kg": weight,
+                      "free": bool(free), "scheme": scheme or None}
+            for shop_id, chemistries, damaged, weight, free, scheme in rows}
 
 
 def _iso_date(value) -> str | None:

@@ -5,19 +5,22 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     DateField,
     HiddenField,
+    IntegerField,
     SelectField,
     SelectMultipleField,
     StringField,
     ValidationError,
     widgets,
 )
-from wtforms.validators import InputRequired, Length, Optional
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from .. import fields
 from .models import HV_LEVELS
 from .schemas import check_opening_hours
+from .takeback import MAX_SCHEME_CHARS, MAX_WEIGHT_KG
 
 
 def _check(parse):
@@ -47,6 +50,17 @@ class ShopProfileForm(FlaskForm):
                                    option_widget=widgets.CheckboxInput())
     hv_level = SelectField(_l("High-voltage qualification"), choices=list(HV_LEVELS))
     hv_valid_until = DateField(_l("Qualification valid until"), validators=[Optional()])
+    # What a battery take-back point takes (shown while the shop offers battery-recycling).
+    takes_chemistries = SelectMultipleField(_l("Battery chemistries taken back"), coerce=str,
+                                            widget=widgets.ListWidget(prefix_label=False),
+                                            option_widget=widgets.CheckboxInput())
+    takes_damaged = BooleanField(_l("Takes damaged or defective packs"))
+    takes_max_weight_kg = IntegerField(_l("Heaviest pack taken, in kg (empty: any weight)"),
+                                       validators=[Optional(), NumberRange(1, MAX_WEIGHT_KG)])
+    takes_free = BooleanField(_l("Take-back is free of charge"))
+    takes_scheme = StringField(_l("Producer take-back scheme"),
+                               validators=[Optional(), Length(max=MAX_SCHEME_CHARS),
+                                           _check(fields.single_line_text)])
     version = HiddenField(validators=[InputRequired()])
 
     def validate_languages(self, field) -> None:

@@ -96,3 +96,24 @@ class ShopLanguage(SQLModel, table=True):
 
     shop_id: int = Field(foreign_key="shops.id", primary_key=True, ondelete="CASCADE")
     language: str = Field(max_length=20, primary_key=True)
+
+
+class ShopTakeback(SQLModel, table=True):
+    """What a battery take-back point (a shop offering `battery-recycling`) accepts: the
+    battery chemistries (the catalog's `battery_chemistry` codes, `;`-separated, sorted),
+    damaged or defective packs, a maximum pack weight, whether take-back is free, and the
+    producer scheme it belongs to. One row per shop; the search filters on it."""
+
+    __tablename__ = "shop_takeback"
+    __table_args__ = (
+        CheckConstraint("max_weight_kg IS NULL OR max_weight_kg > 0",
+                        name="shop_takeback_weight_positive"),
+    )
+
+    shop_id: int = Field(foreign_key="shops.id", primary_key=True, ondelete="CASCADE")
+    chemistries: str = Field(default="", max_length=200)
+    damaged: bool = Field(default=False)
+    max_weight_kg: int | None = Field(default=None)
+    free: bool = Field(default=True)
+    scheme: str = Field(default="", max_length=200)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

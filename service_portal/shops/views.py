@@ -14,32 +14,37 @@ from flask import Blueprint, render_template, url_for
 from flask_babel import get_locale
 from sqlalchemy import select
 
-from ..catalog.models import Brand
+from ..credentials.queries import verified_claims, with_verification
 from ..db import get_session
 from ..errors import NotFound
 from ..i18n import format_money
+from ..names import brand_name
 from ..parts.queries import shop_stock
 from .documents import shop_documents
 from .hours import opening_week, state_at
 from .models import Shop
+from .queries import listed_shop
+from .takeback import EU_EEA, chemistry_name
 
 bp = Blueprint("shops", __name__)
 
 @bp.get("/shops/<id:shop_id>")
 def shop(shop_id: int):
     session = get_session()
-    if not session.scalar(select(Shop.active).where(Shop.id == shop_id)):
+    if session.scalar(select(Shop.id).where(Shop.id == shop_id, listed_shop())) is None:
         raise NotFound()
     doc = shop_documents(session, [shop_id])[shop_id]
+    claims = verified_claims(session, [shop_id], datetime.now(UTC).date())
+    doc = with_verification(doc, claims.get(shop_id))
     now = datetime.now(UTC)
     is_open, change = state_at(doc["opening_hours"], doc["timezone"], doc["country"], now)
-    brand_names = dict(session.execute(select(Brand.slug, Brand.name)).all())
+    brand_names = {b["brand"]: brand_name(b["brand"]) for b in doc["brands"]}
     stock = [line for line in shop_stock(session, shop_id) if line["qty"] > 0]
     return render_template(
         "shops/shop.html", shop=doc, open_now=is_open, next_change=change,
         week=opening_week(doc["opening_hours"], doc["timezone"], doc["country"], now),
         brand_names=brand_names, stock=stock, json_ld=json_ld(doc),
-        markers=[marker(doc)])
+        markers=[marker(doc)], eu_takeback=doc["country"] in EU_EEA)
 
 
 def marker(doc: dict) -> dict:
@@ -67,6 +72,9 @@ def json_ld(doc: dict) -> dict:
     if safe_link(doc["website"]):
         data["sameAs"] = doc["website"]
     return data
+
+
+bp.app_template_filter("chemistry_name")(chemistry_name)
 
 
 @bp.app_template_filter()

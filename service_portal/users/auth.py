@@ -24,6 +24,7 @@ from ..db import get_engine, session_scope, utcnow
 from ..fields import is_single_line
 from ..security import hash_password, hash_token, password_needs_rehash, verify_password
 from .models import User, UserSession
+from .queries import may_sign_in
 
 TOUCH_EVERY = timedelta(minutes=1)
 
@@ -63,7 +64,7 @@ def _load(session_id: str) -> SignedIn | None:
         row = db.execute(select(UserSession, User).join(User, User.id == UserSession.user_id)
                          .where(UserSession.token_hash == hash_token(session_id),
                                 UserSession.ended_at.is_(None),
-                                User.active.is_(True))).first()
+                                may_sign_in())).first()
     if row is None:
         return None
     user_session, user = row
@@ -80,12 +81,15 @@ def _load(session_id: str) -> SignedIn | None:
 
 
 def authenticate(db, email: str, password: str) -> User | None:
-    """The active user with this email and password, or None. The answer takes as long
-    whether the account exists, is disabled or has no password: one argon2 check each
-    (`verify_password` checks a dummy hash when there is none). A hash made with other
+    """The user with this email and password who `may_sign_in`, or None. The answer takes
+    as long whether the account exists, is disabled (or its organisation is) or has no
+    password: one argon2 check each (`verify_password` checks a dummy hash when there is
+    none). A hash made with other
     argon2 parameters than the app's is remade, so every check costs the same."""
-    user = db.scalars(select(User).where(User.email == email.strip().lower())).first()
-    if not verify_password(user.password_hash if user else None, password) or not user.active:
+    row = db.execute(select(User, may_sign_in())
+                     .where(User.email == email.strip().lower())).first()
+    user, allowed = row if row else (None, False)
+    if not verify_password(user.password_hash if user else None, password) or not allowed:
         return None
     if password_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)

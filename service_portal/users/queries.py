@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, exists, or_, select
 from sqlmodel import Session
 
 from ..security import hash_token
+from ..shops.models import Organization
 from .models import ApiToken, LoginFailure, User
 from .throttle import account_key, seconds_to_wait
 
@@ -16,14 +17,23 @@ from .throttle import account_key, seconds_to_wait
 TOKEN_USE_EVERY = timedelta(minutes=1)
 
 
+def may_sign_in() -> ColumnElement[bool]:
+    """Whether a user may sign in, keep a session and use API tokens: their account is
+    active and so is their organisation, if they have one (the one rule)."""
+    return and_(User.active.is_(True),
+                or_(User.organization_id.is_(None),
+                    exists().where(Organization.id == User.organization_id,
+                                   Organization.active.is_(True))))
+
+
 def user_for_token(session: Session, token: str) -> tuple[User, ApiToken] | None:
-    """The active user of a valid, unrevoked token; None otherwise."""
+    """The user of a valid, unrevoked token who `may_sign_in`; None otherwise."""
     if len(token) > 200:
         return None
     row = session.execute(
         select(User, ApiToken).join(ApiToken, ApiToken.user_id == User.id)
         .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None),
-               User.active.is_(True))).first()
+               may_sign_in())).first()
     return (row[0], row[1]) if row else None
 
 

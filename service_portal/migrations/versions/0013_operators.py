@@ -1,4 +1,5 @@
-"""Operators: organisations that can be deactivated, versioned reference rows that remember
+"""Operators: organisations that can be deactivated, stock previews without a shop (an
+admin's parts catalog file), versioned reference rows that remember
 the operator's edits (and carry translated names), the WMI table, and credential evidence.
 
 Revision ID: 0013
@@ -27,6 +28,9 @@ def _operator_edit_columns() -> list[sa.Column]:
 
 def upgrade() -> None:
     # Plain ADD COLUMN (no batch copy): SQLite cannot drop tables while rows refer to them.
+    # A parts catalog file waits for its confirmation like a stock file, without a shop.
+    with op.batch_alter_table("stock_uploads") as batch_op:
+        batch_op.alter_column("shop_id", existing_type=sa.Integer(), nullable=True)
     op.add_column("organizations", sa.Column("active", sa.Boolean(), nullable=False,
                                              server_default=sa.true()))
     op.add_column("organizations", sa.Column("version", sa.Integer(), nullable=False,
@@ -96,3 +100,6 @@ def downgrade() -> None:
     with op.batch_alter_table("organizations") as batch_op:
         batch_op.drop_column("version")
         batch_op.drop_column("active")
+    op.execute("DELETE FROM stock_uploads WHERE shop_id IS NULL")
+    with op.batch_alter_table("stock_uploads") as batch_op:
+        batch_op.alter_column("shop_id", existing_type=sa.Integer(), nullable=False)
