@@ -11,6 +11,7 @@ import random
 from pathlib import Path
 
 SEED = Path(__file__).resolve().parent
+REFERENCE = SEED.parent / "service_portal" / "reference"
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 FIRST = ["Ingrid", "Lars", "Amira", "Yusuf", "Mei", "Carlos", "Sofia", "Noor", "Thanh",
          "Priya", "Jonas", "Fatima", "Kenji", "Ana", "Omar", "Elin", "Rafael", "Siti"]
@@ -39,10 +40,36 @@ PATHS = [  # (status after each step, with the hours it took)
 ]
 
 
+#: Cases that show the markets' rules. An urgent Riyadh case opened on a Thursday afternoon
+#: (the latest one before the seed runs: `opened_local`) is due on Sunday morning, the
+#: Saudi weekend skipped; a German case closed 800 days ago is past Germany's retention
+#: period (`service-portal retention --dry-run` lists it).
+MARKET_CASES = [
+    {"reference": "SP-2026-RYDWKND4", "days_ago": 0,
+     "opened_local": {"weekday": 4, "time": "15:00", "zone": "Asia/Riyadh"},
+     "name": "Yusuf Example", "email": "yusuf.riyadh@owner.example", "model": "byd-atto-3",
+     "year": 2024, "country": "SA", "place": "Riyadh", "lat": 24.68773, "lon": 46.72185,
+     "service": "hv-battery", "description": PROBLEMS["hv-battery"], "locale": "ar",
+     "steps": [{"after_hours": 0.25, "status": "triaged", "priority": "urgent"}],
+     "notes": []},
+    {"reference": "SP-2024-RTNDEM01", "days_ago": 800, "name": "Jonas Placeholder",
+     "email": "jonas.retention@owner.example", "model": "byd-dolphin", "year": 2023,
+     "country": "DE", "place": "Frankfurt am Main", "lat": 50.11552, "lon": 8.68417,
+     "service": "maintenance", "description": PROBLEMS["maintenance"], "locale": "de",
+     "steps": [{"after_hours": 2, "status": "triaged"},
+               {"after_hours": 6, "status": "assigned", "shop": "de-fra-001"},
+               {"after_hours": 30, "status": "in_repair"},
+               {"after_hours": 52, "status": "resolved"},
+               {"after_hours": 80, "status": "closed"}],
+     "notes": [{"after_hours": 7, "internal": False,
+                "body": "A shop near you has taken on your car; they will call."}]},
+]
+
+
 def main() -> None:
     rng = random.Random(2026)
     shops = [row for row in csv.DictReader((SEED / "shops.csv").open(encoding="utf-8"))]
-    models = [row for row in csv.DictReader((SEED / "models.csv").open(encoding="utf-8"))]
+    models = [row for row in csv.DictReader((REFERENCE / "models.csv").open(encoding="utf-8"))]
     cases = []
     for number in range(1, 61):
         shop = rng.choice([s for s in shops if s["brands"]])
@@ -90,6 +117,7 @@ def main() -> None:
             "steps": steps,
             "notes": notes,
         })
+    cases.extend(MARKET_CASES)
     out = SEED / "cases.json"
     out.write_text(json.dumps(cases, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     print(f"{out}: {len(cases)} cases")

@@ -74,6 +74,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from . import openapi
     from .admin import blueprint as admin_area
     from .admin import catalog_views as admin_catalog_views  # noqa: F401  (its routes)
+    from .admin import market_views as admin_market_views  # noqa: F401  (its routes)
     from .admin import org_views as admin_org_views  # noqa: F401  (registers its routes)
     from .admin import parts_views as admin_parts_views  # noqa: F401  (its routes)
     from .admin import shop_views as admin_shop_views  # noqa: F401  (registers its routes)
@@ -115,6 +116,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(shops_api.search_bp)
     app.register_blueprint(catalog_api.bp)
     app.register_blueprint(bulletins_api.bp)
+    from .markets import api as markets_api
+
+    app.register_blueprint(markets_api.bp)
     app.register_blueprint(bulletins_staff_api.bp)
     from .bulletins import staff_views as bulletin_staff_views
     from .bulletins import views as bulletin_views

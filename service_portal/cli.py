@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 import secrets
 import sys
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
 from flask import Flask
+from sqlalchemy.exc import SQLAlchemyError
 
 from . import create_app
 from .audit.actors import Actor
@@ -61,14 +63,85 @@ def main() -> None:
     pass
 
 
+def _counts_text(counts: dict[str, int]) -> str:
+    """`12 created, 3 updated, 40 unchanged`: the counts in a sentence, zeros included
+    for the usual three (a reader asks "and how many were updated?")."""
+    shown = {key: value for key, value in counts.items()
+             if value or key in ("created", "updated", "unchanged")}
+    return ", ".join(f"{value:,} {key.replace('_', ' ')}" for key, value in shown.items())
+
+
+def _took(seconds: float, rows: int | None = None, what: str = "rows", verb: str = "") -> str:
+    """`in 2.4 s`, or `3,000 rows [verb] in 2.4 s (1,250 rows/s)`."""
+    if rows is None:
+        return f"in {seconds:.1f} s"
+    rate = f" ({rows / seconds:,.0f} {what}/s)" if seconds >= 0.05 else ""
+    noun = what[:-1] if rows == 1 and what.endswith("s") else what
+    return f"{rows:,} {noun}{' ' + verb if verb else ''} in {seconds:.1f} s{rate}"
+
+
 @main.command("init-db")
 def init_db() -> None:
-    """Create or migrate the schema on DATABASE_URL to the newest revision."""
+    """Create or migrate the schema on DATABASE_URL to the newest revision, then load the
+    reference catalog (brands, models, services, WMI codes, markets) shipped with the
+    portal."""
+    with _context():
+        _init_db()
+
+
+def _init_db() -> None:
     from .migrate import upgrade_to_head
 
+    click.echo("Migrating the schema ...")
+    started = time.perf_counter()
+    revision = upgrade_to_head(get_engine())
+    click.echo(f"Database at revision {revision} ({_took(time.perf_counter() - started)}).")
+    _load_reference()
+
+
+def _require_schema() -> None:
+    """A one-line refusal for a database that `init-db` has not brought to the newest
+    schema (a command would otherwise fail on a missing table)."""
+    from .migrate import current_revision, head_revision
+
+    try:
+        revision = current_revision(get_engine())
+    except SQLAlchemyError as exc:
+        raise click.ClickException(f"cannot read the database: {exc.__class__.__name__}") \
+            from None
+    if revision != head_revision():
+        raise click.ClickException(
+            f"the database schema is at revision {revision or 'none'}, not "
+            f"{head_revision()}: run `service-portal init-db` first")
+
+
+@main.command("load-reference")
+def load_reference_cmd() -> None:
+    """Load the reference catalog (brands, models, services, WMI codes, markets) shipped
+    with the portal: create what is missing, update what changed, and leave every row an operator
+    edited in the admin area as they left it (idempotent; audited when it changes
+    anything)."""
     with _context():
-        revision = upgrade_to_head(get_engine())
-    click.echo(f"Database at revision {revision}.")
+        _require_schema()
+        _load_reference()
+
+
+def _load_reference() -> None:
+    from .reference.load import changed_anything, load_reference, totals
+
+    click.echo("Loading the reference catalog ...")
+    started = time.perf_counter()
+    with session_scope(get_engine()) as session:
+        report = _run(lambda: load_reference(
+            session, Actor.command_line(),
+            progress=lambda kind, counts: click.echo(f"  {kind}: {_counts_text(counts)}")))
+    total = totals(report)
+    kept = (f" {total['kept']:,} rows an operator edited in the admin area were left as "
+            "they are." if total["kept"] else "")
+    rows = sum(total.values())
+    click.echo(f"Reference catalog: {_counts_text(total)}; "
+               f"{_took(time.perf_counter() - started, rows)}."
+               + ("" if changed_anything(report) else " Nothing to change.") + kept)
 
 
 @main.command()
@@ -77,21 +150,48 @@ def init_db() -> None:
 @click.option("--random-seed", type=int, default=1, show_default=True,
               help="Seed for the generated shops.")
 def seed(shops: int, random_seed: int) -> None:
-    """Load the demo data set from seed/ (idempotent)."""
+    """Load the demo data set from seed/ (idempotent); needs the reference catalog that
+    init-db loads."""
     with _context():
+        _require_schema()
         _seed(shops, random_seed)
 
 
 def _seed(shops: int = 0, random_seed: int = 1) -> None:
     from .seeding.generate import generate_shops
-    from .seeding.load import load_seed
+    from .seeding.load import Step, load_seed
 
-    with session_scope(get_engine()) as session:
-        _run(lambda: load_seed(session, progress=lambda msg: click.echo(f"  {msg}")))
+    open_line = []
+
+    def tell(step: Step) -> None:
+        # The start of a step on one line, finished by its counts when it is done.
+        if step.counts is None:
+            click.echo(f"  {step.name} ...", nl=False)
+            open_line.append(step.name)
+        else:
+            click.echo(f" {_counts_text(step.counts)} ({_took(step.seconds)})")
+            open_line.clear()
+
+    click.echo("Loading the demo data set ...")
+    started = time.perf_counter()
+    try:
+        with session_scope(get_engine()) as session:
+            report = _run(lambda: load_seed(session, progress=tell))
+    finally:
+        if open_line:  # a step failed: its reason starts on a line of its own
+            click.echo(" failed")
+    created = sum(counts.get("created", 0) for counts in report.values())
+    updated = sum(counts.get("updated", 0) for counts in report.values())
+    click.echo(f"Demo data set: {created:,} rows created and {updated:,} updated in "
+               f"{len(report)} steps ({_took(time.perf_counter() - started)}); per step: "
+               + "; ".join(f"{name} {_counts_text(counts)}" for name, counts in report.items())
+               + ".")
     if not shops:
         return
+    started = time.perf_counter()
     with session_scope(get_engine()) as session, click.progressbar(
-            length=shops, label="Generating shops") as bar:
+            length=shops, label="Generating shops", show_pos=True, show_eta=True,
+            file=sys.stderr) as bar:
         last = [0]
 
         def advance(done: int, _total: int) -> None:
@@ -99,7 +199,8 @@ def _seed(shops: int = 0, random_seed: int = 1) -> None:
             last[0] = done
 
         added = generate_shops(session, shops, random_seed=random_seed, progress=advance)
-    click.echo(f"  generated shops: {added} new")
+    click.echo(f"Generated shops: {added:,} new of {shops:,} wanted "
+               f"({_took(time.perf_counter() - started, added, 'shops')}).")
     if get_engine().dialect.name == "postgresql":
         # Fresh statistics for the tables just filled (autovacuum would take its time):
         # with none, the search's change questions were planned as scans.
@@ -108,28 +209,72 @@ def _seed(shops: int = 0, random_seed: int = 1) -> None:
                                        "shop_languages, stock, search_removed_shops")
 
 
+class _RowProgress:
+    """Rows counted on a click progress bar on stderr. Where stderr is no terminal (a log,
+    a pipe), the bar draws nothing after its label: a line every `every` rows says how
+    far the work got instead."""
+
+    def __init__(self, label: str, every: int = 10_000) -> None:
+        # The rows stream, so their number is unknown: a generator has no length (click
+        # then shows the count without a percentage); the bar is only ever `update`d.
+        self.bar = click.progressbar((row for row in ()), label=label, show_pos=True,
+                                     file=sys.stderr)
+        self.drawn = sys.stderr.isatty()
+        self.every, self.count, self._told = every, 0, 0
+        self.started = time.perf_counter()
+
+    def __enter__(self) -> _RowProgress:
+        self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.bar.__exit__(*exc)
+
+    def add(self, rows: int) -> None:
+        self.count += rows
+        self.bar.update(rows)
+        if not self.drawn and self.count - self._told >= self.every:
+            self._told = self.count
+            click.echo(f"  {self.count:,} rows checked "
+                       f"({_took(time.perf_counter() - self.started)})", err=True)
+
+    def counted(self, rows: Iterable) -> Iterator:
+        """`rows` as they are read, counted in steps of a hundred (the rest at the end)."""
+        pending = 0
+        for item in rows:
+            pending += 1
+            if pending == 100:
+                self.add(pending)
+                pending = 0
+            yield item
+        self.add(pending)
+
+
 def _import(kind: str, path: Path, **options) -> None:
-    from .parts.services import import_parts, import_stock
+    from .parts.services import STOCK_BATCH, import_parts, import_stock
     from .shops.services import import_shops
 
     action = {"shops": import_shops, "parts": import_parts, "stock": import_stock}[kind]
-    if kind == "stock":
-        done = [0]
-
-        def report(rows: int) -> None:  # long imports say how far they got, on stderr
-            done[0] += rows
-            click.echo(f"  {done[0]:,} rows checked", err=True)
-
-        options["progress"] = report
-        options.update(actor=Actor.command_line(), source=path.name)
-    with _context(), path.open("rb") as handle:
+    with _context(), path.open("rb") as handle, _RowProgress(
+            f"Checking {path.name}", every=STOCK_BATCH) as progress:
         # The file streams through the import; `table` outlives `handle`, so its reader
         # never closes the file behind the `with`.
+        _require_schema()
         table = _run(lambda: read_table(handle, path.name, max_rows=None))
+        if kind == "stock":  # it counts each batch once checked
+            options.update(actor=Actor.command_line(), source=path.name,
+                           progress=progress.add)
+        else:
+            table.rows = progress.counted(table.rows)
         # Imports check the file without the write lock and take it to write.
         with session_scope(get_engine(), write=False) as session:
             counts = _run(lambda: action(session, table, **options))
-    click.echo(", ".join(f"{k}: {v}" for k, v in counts.items()))
+    noun = {"shops": "shops", "parts": "parts", "stock": "stock lines"}[kind]
+    dry = " (dry run: nothing was stored; counts of what the file would do)" \
+        if options.get("dry_run") else ""
+    took = _took(time.perf_counter() - progress.started, progress.count, verb="checked")
+    click.echo(f"{path.name}: {took}; {noun}{dry}: "
+               + ", ".join(f"{k}: {v}" for k, v in counts.items()))
 
 
 @main.command("import-shops")
@@ -283,17 +428,19 @@ def search_check_cmd(repair: bool) -> None:
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 def demo(host: str, port: int) -> None:
     """init-db + seed into a local SQLite file, print the demo logins, serve."""
-    from .migrate import upgrade_to_head
     from .seeding.load import reset_demo_passwords
 
     config = {"SECRET_KEY": secrets.token_urlsafe(32), "LOCAL_DEMO": True}
     with _context(config) as app:
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
         click.echo(f"Database: {app.config['DATABASE_URL']}")
-        upgrade_to_head(get_engine())
+        _init_db()
         _seed()
+        click.echo("Giving the demo users new passwords ...", nl=False)
+        started = time.perf_counter()
         with session_scope(get_engine()) as session:
             logins = reset_demo_passwords(session)
+        click.echo(f" {len(logins)} set ({_took(time.perf_counter() - started)}).")
     click.echo(f"\nSign in at http://{host}:{port}/login (passwords are new on every run):")
     for role, email, password, purpose in _demo_logins(app, logins):
         click.echo(f"  {role:<7} {email:<44} {password}\n          {purpose}")
@@ -301,7 +448,8 @@ def demo(host: str, port: int) -> None:
                "sets their passwords at /admin/users.)")
     mail = Path(app.instance_path) / "mail"
     click.echo(f"\nEmails: a background worker writes each one as an .eml file in {mail}")
-    click.echo(f"\nService Portal on http://{host}:{port}/  (Ctrl+C stops it)\n")
+    click.echo("\nStarting the server (it loads the search index before it answers) ...")
+    click.echo(f"Service Portal on http://{host}:{port}/  (Ctrl+C stops it)\n")
     mailer = _background_worker(app.config["DATABASE_URL"], config["SECRET_KEY"],
                                 f"http://{host}:{port}")
     try:
@@ -419,3 +567,20 @@ def compile_cmd() -> None:
     from .catalogs import compile_catalogs
 
     click.echo(compile_catalogs())
+
+
+@main.command()
+@click.option("--dry-run", is_flag=True, help="List what would be erased; change nothing.")
+def retention(dry_run: bool) -> None:
+    """Erase the personal data of cases closed longer ago than their market's retention
+    period, as the staff erasure does (one audit entry per run); the worker runs it daily."""
+    from .markets.retention import apply_retention
+
+    with _context(), session_scope(get_engine(), write=not dry_run) as session:
+        run = _run(lambda: apply_retention(session, actor=Actor.command_line(),
+                                           dry_run=dry_run))
+    for reference, country, closed_at in run.cases:
+        click.echo(f"{reference}  {country}  closed {closed_at.date().isoformat()}")
+    verb = "Would erase" if dry_run else "Erased"
+    click.echo(f"{verb} the personal data of {len(run.cases)} cases "
+               f"({len(run.cutoffs)} markets).")

@@ -8,6 +8,7 @@ from .cases.models import CannedReply, Case, CaseBulletin, CaseEvent, SavedFilte
 from .catalog.models import Brand, Service, VehicleModel, WmiCode
 from .coverage.models import CoverageDay
 from .credentials.models import Credential
+from .markets.models import Market
 from .notifications.models import AlertSubscription, Notification, StaffAlertChoice
 from .parts.models import Part, PartFitment, Stock, StockUpload
 from .shops.models import (
@@ -29,6 +30,6 @@ __all__ = [
     "Organization", "Part", "PartFitment", "SavedFilter", "Service", "Shop", "ShopBrand",
     "ShopLanguage", "ShopService", "Stock", "StockUpload", "User", "UserSession", "VehicleModel",
     "WmiCode",
-    "CoverageDay", "ShopTakeback",
+    "CoverageDay", "ShopTakeback", "Market",
     "metadata",
 ]

@@ -380,6 +380,9 @@ def spec() -> dict:
                                 write_responses=_write_responses, lang=LANG, error=ERROR)
     doc["paths"].update(paths)
     doc["components"]["schemas"].update(schemas)
+    from .markets.openapi import market_paths
+
+    doc["paths"].update(market_paths(responses=_responses, lang=LANG))
     return doc
 
 

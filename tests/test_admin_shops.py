@@ -57,7 +57,7 @@ def _found(client, shop_id) -> bool:
 
 def _shop_form(org_id, **overrides):
     return {"organization": str(org_id), "external_id": "nm-kassel-2", "name": "NM Kassel",
-            "brands": "byd:authorized", "services": ["hv-battery"], "languages": "de, en",
+            "brand-byd": "authorized", "services": ["hv-battery"], "languages": "de, en",
             "address": "Hafenstraße 1", "city": "Frankfurt am Main", "postal_code": "60311",
             "country": "DE", "lat": "50.111", "lon": "8.682", "timezone": "",
             "phone": "069 1234567", "email": "kassel@nm.example",
@@ -103,17 +103,18 @@ def test_a_new_shop_is_in_the_search_at_once(app, make, people, admin, session):
 
 
 def test_bad_shop_fields_are_named_and_store_nothing(app, make, people, admin):
+    make.brand("byd", name="BYD")
     make.shop(people["org"], external_id="taken-1")
     engine = app.extensions["service_portal.engine"]
     before = table_snapshot(engine)
     response = _post(admin, "/admin/shops/new", "/admin/shops/new", _shop_form(
-        people["org"].id, lat="north", brands="tesla:authorized", services=[],
+        people["org"].id, lat="north", **{"brand-byd": "sovereign"}, services=[],
         opening_hours="whenever"))
     assert response.status_code == 422
-    assert "Unknown brand: tesla" in response.text
+    assert "Unknown authorisation level: sovereign" in response.text
     assert "Not valid OpenStreetMap opening hours" in response.text
     taken = _post(admin, "/admin/shops/new", "/admin/shops/new",
-                  _shop_form(people["org"].id, external_id="taken-1", brands="", services=[]))
+                  _shop_form(people["org"].id, external_id="taken-1", services=[]))
     assert taken.status_code == 422 and "Another shop has the external id taken-1" in taken.text
     assert changed_tables(before, table_snapshot(engine)) == []
 

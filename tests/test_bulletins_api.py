@@ -222,7 +222,8 @@ def test_unknown_or_invalid_names_answer_422(client, fleet, params, code):
 def test_vin_route_decodes(client, fleet):
     body = client.get(f"/api/v1/vin/{POLESTAR_2_VIN.lower()}").json
     assert body == {"vin": POLESTAR_2_VIN, "valid": True, "checksum_ok": True, "wmi": "LPS",
-                    "brand": "polestar", "brands": ["polestar"], "model_year": 2022, "model": "polestar-2"}
+                    "brand": "polestar", "brands": ["polestar"],
+                    "model_year": 2022, "model": "polestar-2"}
 
 
 def test_vin_route_reports_a_wrong_check_digit(client, fleet):

@@ -14,7 +14,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from service_portal.cli import main
 from service_portal.security import hash_token, verify_password
@@ -198,3 +198,96 @@ def test_serve_runs_gunicorn_workers_with_a_strong_key(tmp_path, database_url, m
         os.killpg(process.pid, signal.SIGTERM)
         _out, err = process.communicate(timeout=20)
     assert b"Booting worker" in err
+
+
+# --- what the long commands say while and after they work ---------------------------------
+
+def test_init_db_says_what_it_migrated_and_loaded(cli, session):
+    from service_portal.catalog.models import Brand, VehicleModel, WmiCode
+    from service_portal.migrate import head_revision
+
+    result = cli("init-db")
+    assert result.exit_code == 0, result.output
+    session.rollback()
+    lines = result.output.splitlines()
+    assert f"Database at revision {head_revision()}" in result.output
+    for kind, model in (("brands", Brand), ("models", VehicleModel), ("wmi codes", WmiCode)):
+        stored = session.scalar(select(func.count()).select_from(model))
+        assert f"  {kind}: {stored} created, 0 updated, 0 unchanged" in lines
+    assert re.search(r"^Reference catalog: \d+ created, 0 updated, 0 unchanged; \d+ rows in "
+                     r"[\d.]+ s", result.output, re.M)
+    again = cli("load-reference")
+    assert "  brands: 0 created, 0 updated, 12 unchanged" in again.output.splitlines()
+    assert "Nothing to change." in again.output
+
+
+def test_seed_tells_each_step_as_it_starts_and_ends_and_sums_up(cli, session):
+    from service_portal.parts.models import Part, Stock
+    from service_portal.shops.models import Shop
+
+    assert cli("init-db").exit_code == 0
+    first = cli("seed")
+    assert first.exit_code == 0, first.output
+    session.rollback()
+    counts = {"shops": session.scalar(select(func.count()).select_from(Shop)),
+              "parts": session.scalar(select(func.count()).select_from(Part)),
+              "stock": session.scalar(select(func.count()).select_from(Stock))}
+    for step, stored in counts.items():
+        assert re.search(rf"^  {step} \.\.\. {stored:,} created, 0 updated, 0 unchanged "
+                         r"\(in [\d.]+ s\)$", first.output, re.M), step
+    summary = first.output.strip().splitlines()[-1]
+    assert re.match(r"Demo data set: [\d,]+ rows created and 0 updated in \d+ steps", summary)
+    assert f"shops {counts['shops']:,} created, 0 updated" in summary
+    again = cli("seed")
+    assert re.search(r"^Demo data set: 0 rows created and 0 updated", again.output, re.M)
+    assert f"  shops ... 0 created, 0 updated, {counts['shops']:,} unchanged" in again.output
+
+
+def test_seed_with_generated_shops_reports_them(cli):
+    assert cli("init-db").exit_code == 0
+    result = cli("seed", "--shops", "20")
+    assert result.exit_code == 0, result.output
+    assert re.search(r"^Generated shops: 20 new of 20 wanted \(20 shops in [\d.]+ s",
+                     result.output, re.M)
+
+
+def test_imports_end_with_rows_rate_and_counts(cli, write_file):
+    assert cli("init-db").exit_code == 0
+    shops = write_file("shops.csv", (
+        "external_id,name,organization,brands,services,languages,address,city,postal_code,"
+        "country,lat,lon,timezone,phone,email,website,opening_hours\n"
+        "fra-1,Main EV,main-ev,byd:authorized,maintenance,de,,Frankfurt,,DE,50.1,8.7,,,,,"
+        "Mo-Fr 08:00-18:00\n"
+        "fra-2,Ufer EV,main-ev,mg:partner,tyres,de,,Frankfurt,,DE,50.11,8.69,,,,,"
+        "Mo-Fr 08:00-18:00\n"))
+    result = cli("import-shops", str(shops))
+    assert result.exit_code == 0, result.output
+    assert re.search(r"^shops\.csv: 2 rows checked in [\d.]+ s.*; shops: created: 2, "
+                     r"updated: 0, unchanged: 0$", result.output, re.M)
+    parts = write_file("parts.csv", "part_number,brand,name,category,superseded_by,fits\n"
+                                    "BYD-1,byd,Brake pads,brakes,,byd-atto-3\n")
+    result = cli("import-parts", str(parts))
+    assert re.search(r"^parts\.csv: 1 row checked in [\d.]+ s.*; parts: created: 1",
+                     result.output, re.M), result.output
+    stock = write_file("stock.csv", "part_number,qty,price,currency\nBYD-1,3,20.00,EUR\n")
+    result = cli("import-stock", str(stock), "--shop", "fra-1", "--dry-run")
+    assert re.search(r"^stock\.csv: 1 row checked in [\d.]+ s.*; stock lines \(dry run: nothing "
+                     r"was stored; counts of what the file would do\): created: 1",
+                     result.output, re.M), result.output
+    result = cli("import-stock", str(stock), "--shop", "fra-1")
+    assert re.search(r"; stock lines: created: 1, updated: 0", result.output), result.output
+    result = cli("import-stock", str(stock), "--shop", "fra-1")
+    assert re.search(r"; stock lines: created: 0, updated: 0", result.output), result.output
+
+
+def test_commands_on_a_database_without_schema_say_to_run_init_db(monkeypatch, tmp_path,
+                                                                  write_file):
+    from click.testing import CliRunner
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
+    stock = write_file("stock.csv", "part_number,qty,price,currency\nBYD-1,3,20.00,EUR\n")
+    for args in (["seed"], ["load-reference"], ["import-stock", str(stock), "--shop", "x"]):
+        result = CliRunner().invoke(main, args, catch_exceptions=False)
+        assert result.exit_code == 1, args
+        assert result.output.strip().splitlines()[-1].startswith("Error: "), result.output
+        assert "run `service-portal init-db` first" in result.output

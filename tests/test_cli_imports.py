@@ -8,8 +8,9 @@ import pytest
 from openpyxl import Workbook
 from sqlalchemy import func, select
 
+from service_portal.audit.actors import Actor
 from service_portal.parts.models import Part, PartFitment, Stock
-from service_portal.seeding.load import read_csv
+from service_portal.reference.load import load_reference
 from service_portal.shops.models import Organization, Shop, ShopBrand, ShopLanguage
 
 SHOP_HEADER = ("external_id,name,organization,brands,services,languages,address,city,"
@@ -27,16 +28,9 @@ PARTS = ("part_number,brand,name,category,superseded_by,fits\n"
 
 
 @pytest.fixture
-def catalog(session, seed_dir):
-    from service_portal.catalog.services import (
-        upsert_brands,
-        upsert_services,
-        upsert_vehicle_models,
-    )
-
-    upsert_brands(session, read_csv(seed_dir / "brands.csv"))
-    upsert_vehicle_models(session, read_csv(seed_dir / "models.csv"))
-    upsert_services(session, read_csv(seed_dir / "services.csv"))
+def catalog(session):
+    """The reference catalog, as `init-db` loads it."""
+    load_reference(session, Actor.command_line("test"))
     session.commit()
 
 

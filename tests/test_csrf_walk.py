@@ -23,6 +23,7 @@ from service_portal.cases.canned import save_reply
 from service_portal.cases.queue_services import save_filter
 from service_portal.config import defaults
 from service_portal.credentials.models import Credential
+from service_portal.markets.services import load_markets
 from service_portal.users.models import ApiToken, User
 from tests.helpers import changed_tables, csrf_token, sign_in, table_snapshot
 
@@ -96,7 +97,7 @@ class World:
                 "token_id": self.token_ids.get(identity, self.token_ids["dealer"]),
                 "user_id": self.bystander_id, "filter_id": self.filter_id,
                 "org_id": self.org_id, "credential_id": self.credential_id,
-                "reply_id": self.reply_id}
+                "reply_id": self.reply_id, "cc": "SA"}
 
     def client(self, identity: str, *, forger: bool = False):
         """A browser of `identity` (the forger's: another account of the same role), signed
@@ -152,6 +153,10 @@ FORMS = {
                                           "body": "Guten Tag {name}", "active": "y"},
     "staff_canned.edit": lambda w, who: {"locale": "en", "title": "Walked", "version": "1",
                                          "body": "Hello {name}, case {reference}."},
+    "admin.market": lambda w, who: {
+        "time_zone": "Asia/Riyadh", "workdays": ["7", "1", "2", "3", "4"], "opens": "09:00",
+        "closes": "16:00", "languages": ["ar", "en"], "currency": "SAR", "distance_unit": "km",
+        "retention_days": "400", "version": "1"},
 }
 
 
@@ -166,6 +171,8 @@ def bulletin_form(code: str) -> dict:
 @pytest.fixture
 def world(make_app, make, tmp_path) -> World:
     app = make_app(**NO_RATE_LIMITS, STORAGE_URL=f"file://{tmp_path / 'evidence'}")
+    load_markets(make.session, Actor.command_line("test"))  # the admin's market page
+    make.session.commit()
     byd = make.brand("byd", name="BYD")
     make.model(byd, "byd-atto-3", name="Atto 3", year_from=2022)
     service = make.service("hv-battery")

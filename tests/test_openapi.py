@@ -21,6 +21,7 @@ from service_portal import create_app
 from service_portal.audit.actors import Actor
 from service_portal.db import make_engine, session_scope
 from service_portal.models import metadata
+from service_portal.reference.load import load_reference
 from service_portal.security import limiter
 from service_portal.seeding.load import load_seed
 from service_portal.users.services import create_user, issue_token
@@ -56,6 +57,7 @@ def seeded_app(_schema_template, tmp_path_factory):
     with app.app_context():
         limiter.reset()
         with session_scope(app.extensions["service_portal.engine"]) as session:
+            load_reference(session, Actor.command_line("test"))
             load_seed(session)
             create_user(session, email="staff@openapi.example", role="staff")
             app.config["TEST_STAFF_TOKEN"] = issue_token(

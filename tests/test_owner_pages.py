@@ -26,9 +26,10 @@ def _seeded_template(_schema_template, tmp_path_factory) -> str | None:
         return None
     path = tmp_path_factory.mktemp("seeded") / "seeded.db"
     shutil.copyfile(_schema_template, path)
-    result = CliRunner().invoke(main, ["seed"], env={"DATABASE_URL": f"sqlite:///{path}"},
-                                catch_exceptions=False)
-    assert result.exit_code == 0, result.output
+    for command in ("init-db", "seed"):
+        result = CliRunner().invoke(main, [command], env={"DATABASE_URL": f"sqlite:///{path}"},
+                                    catch_exceptions=False)
+        assert result.exit_code == 0, result.output
     with sqlite3.connect(path) as conn:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return str(path)
@@ -48,7 +49,9 @@ def database_url(_seeded_template, _schema_template, tmp_path):
             conn.execute(text("TRUNCATE " + ", ".join(t.name for t in metadata.sorted_tables)
                               + " RESTART IDENTITY CASCADE"))
         engine.dispose()
-        CliRunner().invoke(main, ["seed"], env={"DATABASE_URL": PG_URL}, catch_exceptions=False)
+        for command in ("init-db", "seed"):
+            CliRunner().invoke(main, [command], env={"DATABASE_URL": PG_URL},
+                               catch_exceptions=False)
         yield PG_URL
         return
     path = tmp_path / "portal.db"

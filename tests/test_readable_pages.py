@@ -14,15 +14,14 @@ import csv
 import re
 from collections import deque
 from html.parser import HTMLParser
-from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import pytest
 
 from service_portal.parts.models import PART_CATEGORIES
+from service_portal.reference import REFERENCE_DIR
 from tests.helpers import csrf_token, sign_in
 
-SEED = Path(__file__).resolve().parent.parent / "seed"
 PASSWORD = "correct horse battery"
 ISO_MOMENT = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d")
 MAX_PAGES = 120
@@ -32,13 +31,13 @@ SKIPPED = (".csv", ".xlsx", ".svg", ".json", ".js", ".css", ".png")
 def _seed_slugs() -> frozenset[str]:
     slugs: set[str] = set(PART_CATEGORIES)
     for name in ("brands.csv", "models.csv", "services.csv"):
-        with (SEED / name).open(encoding="utf-8") as handle:
+        with (REFERENCE_DIR / name).open(encoding="utf-8") as handle:
             slugs.update(row["slug"] for row in csv.DictReader(handle))
     return frozenset(slugs)
 
 
 SLUGS = _seed_slugs()
-with (SEED / "brands.csv").open(encoding="utf-8") as _brands:
+with (REFERENCE_DIR / "brands.csv").open(encoding="utf-8") as _brands:
     BRANDS = frozenset(row["slug"] for row in csv.DictReader(_brands))
 #: Slugs that are also plain English words (`tyres`, `filters`): a code only when they
 #: stand alone, as a value after a label or in a list; other slugs are codes anywhere.

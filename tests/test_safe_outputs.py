@@ -376,6 +376,7 @@ NEW_SHOPS = (SHOP_HEADER
 
 def test_every_bulk_loaded_kind_of_row_can_be_made_after_seed_with_shops(cli, write_file,
                                                                           session):
+    assert cli("init-db").exit_code == 0
     assert cli("seed", "--shops", "50").exit_code == 0
     session.rollback()
     generated_max = session.scalar(select(func.max(Shop.id)))

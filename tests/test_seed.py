@@ -22,6 +22,7 @@ CITIES = ("Frankfurt am Main", "München", "Berlin", "Oslo", "Stockholm", "Amste
 
 @pytest.fixture
 def seeded(cli):
+    assert cli("init-db").exit_code == 0
     result = cli("seed")
     assert result.exit_code == 0, result.output
     return result
@@ -124,11 +125,10 @@ def test_generated_shops_are_added_once_with_stock(seeded, cli, session):
         assert near, f"{row.external_id} at {row.lat}, {row.lon} is near no city of its zone"
 
 
-def test_seeding_the_demo_cases_sends_nobody_an_email(cli, session):
+def test_seeding_the_demo_cases_sends_nobody_an_email(seeded, session):
     from sqlalchemy import func, select
 
     from service_portal.notifications.models import Notification
 
-    assert cli("seed").exit_code == 0
     session.rollback()
     assert session.scalar(select(func.count()).select_from(Notification)) == 0

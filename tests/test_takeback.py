@@ -167,6 +167,7 @@ def test_profile_hides_takeback_for_other_shops(client, world):
 
 
 def test_demo_data_has_takeback_points_in_every_hub(cli, client):
+    assert cli("init-db").exit_code == 0
     assert cli("seed").exit_code == 0
     for near, country in (("Frankfurt", "DE"), ("Riyadh", "SA"), ("Singapore", "SG"),
                           ("Mexico City", "MX")):

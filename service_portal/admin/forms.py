@@ -59,7 +59,6 @@ class ShopForm(FlaskForm):
     organization = SelectField(_l("Organisation"), coerce=int, validate_choice=True)
     external_id = StringField(_l("External id"), validators=[DataRequired(), Length(max=80)])
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
-    brands = StringField(_l("Brands and authorisation"), validators=[Length(max=500)])
     services = SelectMultipleField(_l("Services"), coerce=str,
                                    widget=widgets.ListWidget(prefix_label=False),
                                    option_widget=widgets.CheckboxInput())
@@ -86,10 +85,13 @@ class ShopForm(FlaskForm):
                "postal_code", "country", "lat", "lon", "timezone", "phone", "email",
                "website", "opening_hours", "hv_level", "hv_valid_until")
 
-    def as_row(self) -> dict[str, str]:
-        """The form as one row of the shops CSV (lists `;`-separated)."""
-        row = {}
+    def as_row(self, brand_levels: dict[str, str]) -> dict[str, str]:
+        """The form as one row of the shops CSV (lists `;`-separated), with the level
+        chosen for each brand (`{"byd": "authorized"}`) as its `brands` column."""
+        row = {"brands": ";".join(f"{slug}:{level}" for slug, level in brand_levels.items())}
         for column in self.COLUMNS:
+            if column == "brands":
+                continue
             value = getattr(self, column).data
             row[column] = ";".join(value) if isinstance(value, list) else (value or "")
         row["languages"] = row["languages"].replace(",", ";")

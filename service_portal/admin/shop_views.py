@@ -8,14 +8,14 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from ..catalog.models import Service
+from ..catalog.models import Brand, Service
 from ..db import get_session
 from ..errors import PortalError
 from ..i18n import country_choices
-from ..names import service_name, vocab
+from ..names import brand_name, service_name, vocab
 from ..security import current_actor
 from ..shops.admin_services import create_shop, merge_shops, set_shop_active
-from ..shops.models import HV_LEVELS
+from ..shops.models import AUTH_LEVELS, HV_LEVELS
 from ..tabular import ImportFailed
 from .blueprint import PAGE_SIZE, admin_only, bp
 from .forms import MergeForm, ShopForm, VersionForm
@@ -60,14 +60,23 @@ def new_shop():
     form.hv_level.choices = [(code, vocab("hv", code)) for code in HV_LEVELS]
     form.services.choices = [(slug, service_name(slug))
                              for slug in db.scalars(select(Service.slug).order_by(Service.id))]
+    brands = sorted(((slug, brand_name(slug)) for slug in db.scalars(select(Brand.slug))),
+                    key=lambda pair: pair[1].casefold())
+    # One level select per brand (`brand-<slug>`); empty: the shop does not work on it.
+    levels = {slug: request.form.get(f"brand-{slug}", "") for slug, _name in brands}
+    levels = {slug: level for slug, level in levels.items() if level}  # the import checks
+    brand_errors: list[str] = []
     if request.method == "GET":
         form.organization.data = number(request.args, "organization")
     if form.validate_on_submit():
         try:
-            shop = create_shop(db, form.organization.data, form.as_row(),
+            shop = create_shop(db, form.organization.data, form.as_row(levels),
                                actor=current_actor())
         except ImportFailed as exc:
             for error in exc.errors:
+                if error.column == "brands":
+                    brand_errors.append(error.message)
+                    continue
                 target = getattr(form, error.column or "", None) or form.external_id
                 target.errors = [*target.errors, error.message]
         except PortalError as exc:
@@ -77,7 +86,9 @@ def new_shop():
             flash(_("The shop %(name)s is created and in the owner search.", name=shop.name),
                   "success")
             return redirect(url_for(".shop", shop_id=shop.id), 303)
-    return render_template("admin/shop_new.html", form=form), 422 if form.errors else 200
+    return render_template("admin/shop_new.html", form=form, brands=brands, levels=levels,
+                           auth_levels=AUTH_LEVELS, brand_errors=brand_errors), \
+        422 if form.errors or brand_errors else 200
 
 
 @bp.get("/shops/<id:shop_id>")

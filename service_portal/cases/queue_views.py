@@ -14,6 +14,7 @@ from flask_wtf import FlaskForm
 from sqlmodel import select
 
 from ..db import get_session, utcnow
+from ..markets.queries import market_countries
 from ..security import current_actor, holds_personal_data, role_required
 from ..users.models import User
 from ..vocabulary import CASE_STATUSES, label
@@ -49,7 +50,8 @@ def render_queue():
         saved=saved_filters(session, current_user.user.id), query=filter_query(args),
         sort_link=lambda key: _sort_link(args, filters.sort, key), now=now,
         due=lambda case: due_label(case, now), staff=_staff_emails(session),
-        statuses=[(s, label(CASE_STATUSES, s)) for s in CASE_STATUSES], form=FlaskForm())
+        statuses=[(s, label(CASE_STATUSES, s)) for s in CASE_STATUSES], form=FlaskForm(),
+        business_hours=market_countries(session))
 
 
 def due_label(case: dict, now: datetime) -> tuple[str, str]:

@@ -7,7 +7,7 @@ after. Events never hold personal data, so erasure only blanks note bodies.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -23,7 +23,9 @@ from ..catalog.queries import decode_known_vin, vin_mismatch
 from ..db import utcnow
 from ..errors import Conflict, Invalid
 from ..fields import phone_e164
+from ..markets.queries import calendar_for
 from ..notifications import outbox
+from ..notifications.models import Notification
 from ..shops.models import Shop
 from ..shops.queries import listed_shop
 from ..users.models import User
@@ -59,13 +61,15 @@ def open_case(session: Session, data: CaseRequest, *, hours: Mapping[str, int],
             phone = phone_e164(data.phone, data.country)
         except ValueError as exc:
             raise Invalid(str(exc), code="invalid_phone", field="phone") from None
+    calendar = calendar_for(session, data.country)  # its market's support hours, if any
     case = Case(reference=reference or _unused_reference(session, now.year), status="new",
                 priority="normal", owner_name=data.name, owner_email=data.email,
                 owner_phone=phone, vin=vin, brand_id=brand_id, model_id=model_id,
                 model_year=year, country=data.country, service_id=service_id,
                 description=data.description, shop_id=data.shop_id,
                 locale=data.locale or locale, consent_at=now,
-                sla_due=workflow.sla_due(now, "normal", hours), created_at=now, updated_at=now,
+                sla_due=workflow.sla_due(now, "normal", hours, calendar),
+                created_at=now, updated_at=now,
                 place=place[0] if place else None, lat=place[1] if place else None,
                 lon=place[2] if place else None)
     session.add(case)
@@ -113,8 +117,11 @@ def change_case(session: Session, case: Case, patch: CasePatch, *, actor: Actor,
                 if case.assignee_id else None
             change("assignee", old, patch.assignee or None, assignee_id=assignee_id)
     due, paused_at = case.sla_due, case.sla_paused_at
+    # The market's support hours (wall-clock time where the country has no market).
+    calendar = calendar_for(session, case.country) if (
+        patch.priority or patch.status) else None
     if patch.priority and patch.priority != case.priority:
-        due = workflow.sla_after_priority(due, case.priority, patch.priority, hours)
+        due = workflow.sla_after_priority(due, case.priority, patch.priority, hours, calendar)
         change("priority", case.priority, patch.priority, priority=patch.priority)
     if patch.status and patch.status != case.status:
         _check_move(case.status, patch.status, allowed_targets)
@@ -124,7 +131,7 @@ def change_case(session: Session, case: Case, patch: CasePatch, *, actor: Actor,
                           code="shop_required", field="shop_id")
         due, paused_at = workflow.sla_after_move(
             status=case.status, target=patch.status, due=due, paused_at=paused_at, now=now,
-            priority=patch.priority or case.priority, hours=hours)
+            priority=patch.priority or case.priority, hours=hours, calendar=calendar)
         change("status", case.status, patch.status, status=patch.status)
         if patch.status == "resolved":
             values["resolved_at"] = now
@@ -192,7 +199,23 @@ def erase_owner(session: Session, email: str, *, actor: Actor,
     touched (an erased case no longer matches)."""
     now = now or utcnow()
     cases = session.exec(select(Case).where(Case.owner_email == email)).all()
+    references = erase_cases(session, cases, actor=actor, now=now)
+    outbox.forget(session, email)
+    record(session, actor=actor, action="privacy.erase",
+           entity_type="owner", entity_id=",".join(references)[:80] or "none",
+           after={"cases": references})
+    return references
+
+
+def erase_cases(session: Session, cases: Sequence[Case], *, actor: Actor,
+                now: datetime) -> list[str]:
+    """The erasure of each of `cases`: owner fields, VIN, description, place, note bodies
+    and the emails sent to the owner about it go; an `erased` event says when. The caller
+    writes the audit entry (one per request or run). Returns the references."""
     for case in cases:
+        if case.owner_email:
+            session.execute(delete(Notification).where(
+                Notification.case_id == case.id, Notification.recipient == case.owner_email))
         session.execute(update(Case).where(Case.id == case.id).values(
             owner_name=None, owner_email=None, owner_phone=None, vin=None, description=None,
             place=None, lat=None, lon=None, erased_at=now, updated_at=now,
@@ -201,12 +224,7 @@ def erase_owner(session: Session, email: str, *, actor: Actor,
                                                 CaseEvent.body.is_not(None)).values(body=None))
         _event(session, case.id, actor=actor, kind="erased",
                at=now)
-    references = [case.reference for case in cases]
-    outbox.forget(session, email)
-    record(session, actor=actor, action="privacy.erase",
-           entity_type="owner", entity_id=",".join(references)[:80] or "none",
-           after={"cases": references})
-    return references
+    return [case.reference for case in cases]
 
 
 def _vehicle(session: Session, data: CaseRequest) -> tuple[int | None, int | None,

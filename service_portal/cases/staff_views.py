@@ -25,6 +25,7 @@ from ..catalog.models import Brand, Service
 from ..db import get_session
 from ..errors import BadParameter, PortalError
 from ..jsonbody import error_message
+from ..markets.queries import market_countries
 from ..notifications.outbox import case_messages, utcnow
 from ..parts.schemas import part_number as check_part_number
 from ..search import SearchParams, search
@@ -80,7 +81,8 @@ def case(reference: str):
                            shops=_suggested_shops(row), change_form=change_form,
                            note_form=note_form, canned=canned, part=part,
                            availability=availability, emails=case_messages(session, row.id),
-                           owner_updates=row.owner_updates)
+                           owner_updates=row.owner_updates,
+                           business_hours=market_countries(session))
 
 
 @bp.post("/cases/<reference>/change")

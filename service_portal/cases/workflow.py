@@ -8,6 +8,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Protocol
 
 #: CONTRACT section 6: the only moves a case may make.
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -65,31 +66,49 @@ def parse_sla_hours(text: str) -> dict[str, int]:
     return hours
 
 
-def sla_due(start: datetime, priority: str, hours: Mapping[str, int]) -> datetime:
-    """The due time of an SLA clock started at `start`."""
-    return start + timedelta(hours=hours[priority])
+class Calendar(Protocol):
+    """Support time (`markets.calendar.BusinessCalendar`); None counts wall-clock time."""
+
+    def add(self, start: datetime, delta: timedelta) -> datetime: ...
+
+    def between(self, start: datetime, end: datetime) -> timedelta: ...
+
+
+def _add(start: datetime, delta: timedelta, calendar: Calendar | None) -> datetime:
+    return calendar.add(start, delta) if calendar else start + delta
+
+
+def sla_due(start: datetime, priority: str, hours: Mapping[str, int],
+            calendar: Calendar | None = None) -> datetime:
+    """The due time of an SLA clock started at `start`: the priority's hours of support
+    time of the case's market (`calendar`), or wall-clock hours without one."""
+    return _add(start, timedelta(hours=hours[priority]), calendar)
 
 
 def sla_after_move(*, status: str, target: str, due: datetime | None,
                    paused_at: datetime | None, now: datetime, priority: str,
-                   hours: Mapping[str, int]) -> tuple[datetime | None, datetime | None]:
+                   hours: Mapping[str, int],
+                   calendar: Calendar | None = None) -> tuple[datetime | None, datetime | None]:
     """(due, paused_at) after a move: entering `waiting_parts` pauses the clock; leaving it
-    pushes the due time back by the pause; reopening starts a fresh clock."""
+    restarts it with the time that was left when it stopped (so the due time moves back by
+    the pause); reopening starts a fresh clock."""
     if target == "reopened":
-        return sla_due(now, priority, hours), None
+        return sla_due(now, priority, hours, calendar), None
     if target == "waiting_parts" and paused_at is None:
         return due, now
     if status == "waiting_parts" and paused_at is not None and due is not None:
-        return due + (now - paused_at), None
+        left = calendar.between(paused_at, due) if calendar else due - paused_at
+        return _add(now, left, calendar), None
     return due, paused_at
 
 
 def sla_after_priority(due: datetime | None, old: str, new: str,
-                       hours: Mapping[str, int]) -> datetime | None:
+                       hours: Mapping[str, int],
+                       calendar: Calendar | None = None) -> datetime | None:
     """A priority change moves the due time by the difference of the two allowances."""
     if due is None or old == new:
         return due
-    return due + timedelta(hours=hours[new] - hours[old])
+    return _add(due, timedelta(hours=hours[new] - hours[old]), calendar)
 
 
 def sla_breached(*, status: str, due: datetime | None, paused_at: datetime | None,

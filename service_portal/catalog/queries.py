@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from flask import g, has_request_context
 from flask_babel import gettext as _
 from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
 from ..errors import Invalid
 from .models import Brand, Service, VehicleModel, WmiCode
-from .vin import ModelRow, VinInfo, decode_vin
+from .vin import ModelRow, VinInfo, WmiTable, decode_vin
 
 
 def catalog_models(session: Session) -> list[ModelRow]:
@@ -21,9 +22,24 @@ def catalog_models(session: Session) -> list[ModelRow]:
                        VehicleModel.year_to).join(Brand, Brand.id == VehicleModel.brand_id))]
 
 
+def wmi_table(session: Session) -> WmiTable | None:
+    """The `wmi_codes` table as code -> brands, read once per request (kept on `g`, as
+    the catalog names are); None while the table is empty (the reference catalog not
+    loaded: decoding then uses the shipped one)."""
+    cached = g.get("_wmi_table") if has_request_context() else None
+    if cached is not None:
+        return cached or None
+    table = {code: tuple(brands or ()) for code, brands in session.exec(
+        select(WmiCode.code, WmiCode.brands))}
+    if has_request_context():
+        g._wmi_table = table
+    return table or None
+
+
 def decode_known_vin(session: Session, text: str) -> VinInfo:
-    """The VIN decoded against the catalog; not a VIN at all is a 422 `invalid_vin`."""
-    info = decode_vin(text, catalog_models(session))
+    """The VIN decoded against the catalog and its WMI table; not a VIN at all is a 422
+    `invalid_vin`."""
+    info = decode_vin(text, catalog_models(session), wmi_table(session))
     if not info.valid:
         raise Invalid(_("Not a VIN: 17 letters and digits, without I, O and Q."),
                       code="invalid_vin", field="vin")

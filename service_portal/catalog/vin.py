@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from vininfo import Vin
 from vininfo.exceptions import ValidationError
+
+from ..reference import shipped_wmi_table
 
 #: 17 characters, digits and capitals without I, O and Q (ISO 3779).
 _VIN = re.compile(r"[A-HJ-NPR-Z0-9]{17}")
@@ -25,42 +28,12 @@ _MANUFACTURER_BRANDS: dict[str, tuple[str, ...]] = {
     "Geely": ("geely",),
 }
 
-#: WMIs vininfo lacks or names differently, each with its public source. Only entries a
-#: source attributes are listed: a guessed WMI would send owners to another brand's bulletins.
-#: "NHTSA vPIC" is the WMI/manufacturer table of NHTSA's Product Information Catalog
-#: (vpic.nhtsa.dot.gov, standalone database release 2026-10), filled from the manufacturers'
-#: own 49 CFR 565 submissions.
-_WMI_BRANDS: dict[str, tuple[str, ...]] = {
-    "LGX": ("byd",),  # NHTSA vPIC: BYD Auto Co., Ltd., make BYD (vininfo agrees)
-    "LC0": ("byd",),  # NHTSA vPIC: BYD Auto Industry Company Limited, make BYD
-    "LPE": ("byd",),  # NHTSA vPIC: BYD Auto Industry Company Limited, make BYD
-    "LPS": ("polestar",),  # NHTSA vPIC: Zhejiang Haoqing Automobile Mfg, make Polestar
-    "YSM": ("polestar",),  # NHTSA vPIC: Polestar Performance AB, make Polestar
-    "YSR": ("polestar",),  # NHTSA vPIC: Polestar Performance AB, make Polestar
-    "7SY": ("polestar",),  # NHTSA vPIC: Polestar Automotive USA, Inc., make Polestar
-    # vininfo (after Wikipedia's WMI list) names Geely, NHTSA vPIC names Zeekr Intelligent
-    # Technology US (make Zeekr): shared inside Geely Holding, so the WMI alone cannot tell.
-    "L6T": ("geely", "zeekr"),
-    # Like L6T: vininfo names neither, and Geely Holding builds several of its brands under
-    # it, so the WMI alone names the group, not the brand.
-    "LB3": ("geely", "zeekr"),
-    # Check-digit-valid VINs starting LFZ appear in several independent files of
-    # Leapmotor's own connected-car services (its app and vehicle-service clients); no
-    # other maker is given LFZ by vininfo or vPIC. Indirect, as for L1N.
-    "LFZ": ("leapmotor",),
-    # GitHub ERICpyc/datafactory, test tooling written against XPeng's own vehicle
-    # services (xiaopeng.com hosts): its vehicle-info and registration calls use VINs
-    # L1NSPGHB... and L1NNSGHB...; no other maker is given L1N by vininfo or vPIC. Indirect
-    # (sample VINs, not a WMI table), so XPeng's other plants' WMIs stay unlisted.
-    "L1N": ("xpeng",),
-    # Not listed, for want of a source that agrees with the others: NIO, Lynk & Co and
-    # GAC Aion (and Leapmotor beyond LFZ). Neither vininfo nor a public copy of the vPIC
-    # WMI table names them, and the web pages that do contradict vininfo (one gives LE4
-    # to NIO, which vininfo gives to Beijing Benz; another LVH to XPeng, vininfo's
-    # Dongfeng Honda) and each other. NIO's cars were built under JAC's licence (LJ1,
-    # JAC's WMI) until 2023, so LJ1 cannot name NIO alone. Their VINs decode with the
-    # brand left open.
-}
+#: A WMI table: code -> the brand slugs it names (the `wmi_codes` rows, or the shipped
+#: `reference/wmi.csv` with each row's public source). A code in the table overrides
+#: vininfo; an empty tuple names no brand of ours. Codes no public source attributes are
+#: left out on purpose (see `reference/README.md`): a guessed WMI would send owners to
+#: another brand's bulletins.
+WmiTable = Mapping[str, Sequence[str]]
 
 #: (brand, WMIs, pattern over the VDS, positions 4-9) -> model slug. Only patterns a public
 #: source documents: the model patterns of NHTSA vPIC (release 2026-10), positions 7-8.
@@ -105,13 +78,16 @@ def normalise_vin(text: str) -> str:
     return text.strip().upper()
 
 
-def decode_vin(text: str, models: list[ModelRow] | None = None) -> VinInfo:
+def decode_vin(text: str, models: list[ModelRow] | None = None,
+               wmis: WmiTable | None = None) -> VinInfo:
     """Decode `text` as a VIN.
 
     Not 17 characters of A-Z/0-9 without I, O, Q (after stripping and upper-casing) is
     `valid=False` with nothing decoded. The check digit (position 9) is reported as
     `checksum_ok` but never refuses a VIN: it is mandatory only in North America and China.
-    The brand comes from the WMI when exactly one brand of ours goes with it. The model
+    The brand comes from the WMI when exactly one brand of ours goes with it: by the
+    `wmis` table (the database's; by default the shipped reference table), else by
+    vininfo's manufacturer. The model
     year is the 30-year cycle of position 10 that falls within the years of the brand's (or
     the model's) catalog `models`, the most recent first; the model is set only where a
     documented VDS pattern names it and, when `models` is given, the catalog has it.
@@ -126,21 +102,20 @@ def decode_vin(text: str, models: list[ModelRow] | None = None) -> VinInfo:
         return VinInfo(vin=vin, valid=False, checksum_ok=False, wmi=None, brand=None,
                        model_year=None, model=None)
     wmi = decoded.wmi
-    brand = _brand_of(wmi, decoded.manufacturer)
+    brands = _brands_of(wmi, decoded.manufacturer, shipped_wmi_table() if wmis is None else wmis)
+    brand = brands[0] if len(brands) == 1 else None
     model = _model_of(brand, wmi, decoded.vds, models)
     return VinInfo(vin=vin, valid=True, checksum_ok=decoded.verify_checksum(check_year=False),
                    wmi=wmi, brand=brand, model_year=_model_year(decoded.years, brand, model,
                                                                 models),
-                   model=model, brands=_brands_of(wmi, decoded.manufacturer))
+                   model=model, brands=brands)
 
 
-def _brands_of(wmi: str, manufacturer: str | None) -> tuple[str, ...]:
-    return _WMI_BRANDS.get(wmi) or _MANUFACTURER_BRANDS.get(manufacturer or "", ())
-
-
-def _brand_of(wmi: str, manufacturer: str | None) -> str | None:
-    candidates = _brands_of(wmi, manufacturer)
-    return candidates[0] if len(candidates) == 1 else None
+def _brands_of(wmi: str, manufacturer: str | None, wmis: WmiTable) -> tuple[str, ...]:
+    """The table's brands for the code, else those of vininfo's manufacturer."""
+    if wmi in wmis:
+        return tuple(wmis[wmi])
+    return _MANUFACTURER_BRANDS.get(manufacturer or "", ())
 
 
 def _model_of(brand: str | None, wmi: str, vds: str, models: list[ModelRow] | None) -> str | None:

@@ -22,8 +22,10 @@ from flask import Flask
 from sqlalchemy import select, text, update
 from sqlmodel import Session
 
+from ..audit.actors import Actor
 from ..credentials.services import remind_expiring
 from ..db import get_engine, session_scope, utcnow
+from ..markets.retention import apply_retention, retention_due
 from .alerts import forget_unconfirmed
 from .delivery import PermanentFailure, TemporaryFailure, transport_for
 from .messages import compose, rendering
@@ -122,7 +124,8 @@ def run(app: Flask, *, once: bool = False, poll_seconds: float = 2.0,
         should_stop: Callable[[], bool] = lambda: False) -> int:
     """Deliver until stopped (or, with `once`, until nothing is due); also warns staff of
     cases coming due, reminds dealers of evidence about to expire and drops recall alert
-    subscriptions left unconfirmed past their link, at most once a minute. Returns how
+    subscriptions left unconfirmed past their link, at most once a minute, and applies the
+    markets' retention periods once a day. Returns how
     many rows were claimed."""
     transport = transport_for(app.config, app.instance_path)
     log.info("worker sending to %s", transport.where())
@@ -134,6 +137,9 @@ def run(app: Flask, *, once: bool = False, poll_seconds: float = 2.0,
                     warn_due_soon(session)
                     forget_unconfirmed(session)  # recall alert links past 72 h
                     remind_expiring(session)  # dealers' evidence 30 days before expiry
+                with session_scope(get_engine(), write=True) as session:
+                    if retention_due(session):  # once a day, by the last run's audit entry
+                        apply_retention(session, actor=Actor.command_line("worker"))
                 last_warning = time.monotonic()
             count = deliver_due(app, transport)
             claimed += count

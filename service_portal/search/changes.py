@@ -376,7 +376,9 @@ _CHANGED_LINKS = (
 
 def _brand_keys(brand_id: int, level: str) -> list[tuple]:
     """A level implies every lower one, so "at least partner" is one bit."""
-    return [("brand", brand_id, lower) for lower in AUTH_LEVELS[:AUTH_LEVELS.index(level) + 1]]
+    lower = AUTH_LEVELS[:AUTH_LEVELS.index(level) + 1]
+    # ("any_brand", level): the same for some brand, one bit (the coverage counts ask it).
+    return [("brand", brand_id, at) for at in lower] + [("any_brand", at) for at in lower]
 
 
 def _takeback_keys(chemistries: str | None, damaged) -> list[tuple]:

@@ -54,7 +54,9 @@ def cells_of(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
 class Traits:
     """Which bit of the `traits` words stands for what: `("service", id)`,
     `("language", code)`, `("brand", id, level)` where a shop authorised at a level also
-    holds every lower one, so "at least partner" is one bit."""
+    holds every lower one, so "at least partner" is one bit, `("any_brand", level)` the
+    same for some brand, and a battery take-back point's `("takes", chemistry)` and
+    `("takes_damaged",)`."""
 
     bits: dict[tuple, tuple[int, int]] = field(default_factory=dict)
 

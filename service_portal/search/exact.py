@@ -123,19 +123,32 @@ def search_shops(session: Session, query: SearchQuery, view: View | None = None,
     wanted = query.offset + query.limit
     ranked = _ranked(snap, pos, c2, _ranks(snap, pos, is_open, query), query, wanted) \
         if total > query.offset else []
-    served = _served(snap, pos, c2, query) if query.want_served and total else (
-        False if query.want_served else None)
+    served = None
+    if query.want_served:
+        served = bool(total) and _served(snap, pos, c2, query,
+                                         [row for *_key, row in ranked])
     return SearchPage(total, _hits(snap, ranked[query.offset:wanted], query.now), served)
 
 
-def _served(snap: View, pos: np.ndarray, c2: np.ndarray, query: SearchQuery) -> bool:
+def _served(snap: View, pos: np.ndarray, c2: np.ndarray, query: SearchQuery,
+            ranked: list[int]) -> bool:
     """Whether a match (every filter passed) is authorised for the query's brand or its
-    partner, or without a brand, for any brand, and lies within the radius."""
-    if query.brand_id is not None:
-        mask = snap.trait_bits.mask([("brand", query.brand_id, "partner")])
-    else:
-        mask = _any_partner(snap.trait_bits)
-    partner = _has_any(snap, pos, mask)
+    partner, or without a brand, for any brand, and lies within the radius. The rows
+    already `ranked` for the page (inside the radius, nearest or best first) are asked
+    first, one by one: in a served place one of them usually answers, and only an
+    unserved search reads every match (one bit of one word per row)."""
+    if query.brand_id is not None and query.min_level in ("partner", "authorized"):
+        return True  # every match is one
+    key = ("brand", query.brand_id, "partner") if query.brand_id is not None \
+        else ("any_brand", "partner")
+    found = snap.trait_bits.bits.get(key)
+    if found is None:  # no shop anywhere is one
+        return False
+    word, bit = found
+    column, flag = snap.columns.traits[:, word], 1 << bit
+    if any(int(column[row]) & flag for row in ranked):
+        return True
+    partner = (column[pos] & np.uint64(flag)) != 0
     if not partner.any():
         return False
     pos, c2 = pos[partner], c2[partner]
@@ -149,19 +162,6 @@ def _chords_squared(snap: View, pos: np.ndarray, centre) -> np.ndarray:
     c = snap.columns
     dx, dy, dz = c.x[pos] - centre[0], c.y[pos] - centre[1], c.z[pos] - centre[2]
     return dx * dx + dy * dy + dz * dz
-
-
-_ANY_PARTNER: list = [(None, None)]  # [(traits, mask)]: the last one asked for (one swap)
-
-
-def _any_partner(bits) -> np.ndarray | None:
-    """The mask of "partner or better for some brand" (kept while the traits are the same
-    object: they change only when a refresh meets a new key)."""
-    traits, mask = _ANY_PARTNER[0]
-    if traits is not bits:
-        mask = bits.mask(key for key in bits.bits if key[0] == "brand" and key[2] == "partner")
-        _ANY_PARTNER[0] = (bits, mask)
-    return mask
 
 
 def _filter_mask(snap: View, pos: np.ndarray, query: SearchQuery) -> np.ndarray:

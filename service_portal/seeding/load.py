@@ -1,20 +1,29 @@
-"""Loading the demo data set from `seed/` (idempotent: a second run changes nothing)."""
+"""Loading the demo data set from `seed/` (idempotent: a second run changes nothing).
+
+The demo data names brands, models and services of the reference catalog, which
+`service-portal init-db` loads (`reference/`): seeding expects it there."""
 
 from __future__ import annotations
 
 import csv
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from time import perf_counter
+from zoneinfo import ZoneInfo
 
+from flask_babel import gettext as _
 from sqlmodel import Session, select
 
 from ..audit.actors import Actor
 from ..bulletins.schemas import BulletinIn
 from ..bulletins.services import upsert_bulletin
-from ..catalog.services import upsert_brands, upsert_services, upsert_vehicle_models
 from ..credentials.demo import load_demo_evidence
+from ..errors import Invalid
+from ..markets.services import load_markets
 from ..parts.services import import_parts, import_stock
+from ..reference.load import reference_loaded
 from ..shops.models import Organization
 from ..shops.services import import_shops, upsert_organizations
 from ..shops.takeback import load_takeback
@@ -37,34 +46,57 @@ def read_csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+class Step:
+    """What `load_seed` tells its caller about one step: its name, then (when done) its
+    counts and how long it took."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.counts: dict[str, int] | None = None
+        self.seconds = 0.0
+
+
 def load_seed(session: Session, seed_dir: Path = SEED_DIR,
-              progress: Callable[[str], None] = lambda _msg: None) -> dict[str, dict]:
-    """Load every seed file in dependency order; returns counts per file."""
+              progress: Callable[[Step], None] = lambda _step: None) -> dict[str, dict]:
+    """Load every seed file in dependency order; returns counts per step. `progress`
+    hears each step twice: as it starts (no counts yet) and when it is done. Without the
+    reference catalog (brands, models, services) nothing is loaded: a clear error says to
+    run `init-db` first."""
+    if not reference_loaded(session):
+        raise Invalid(_("The reference catalog (brands, models, services) is not loaded: "
+                        "run `service-portal init-db` first."), code="reference_missing")
     report: dict[str, dict] = {}
 
-    def step(name: str, counts) -> None:
-        report[name] = counts if isinstance(counts, dict) else \
+    def step(name: str, work: Callable[[], object]) -> None:
+        current = Step(name)
+        progress(current)
+        started = perf_counter()
+        counts = work()
+        current.seconds = perf_counter() - started
+        current.counts = counts if isinstance(counts, dict) else \
             {"created": counts[0], "updated": counts[1]}
-        progress(f"{name}: {report[name]}")
+        report[name] = current.counts
+        progress(current)
 
-    step("brands", upsert_brands(session, read_csv(seed_dir / "brands.csv")))
-    step("models", upsert_vehicle_models(session, read_csv(seed_dir / "models.csv")))
-    step("services", upsert_services(session, read_csv(seed_dir / "services.csv")))
-    step("organizations", upsert_organizations(session, [
+    actor = Actor.command_line()
+    step("organizations", lambda: upsert_organizations(session, [
         {"slug": r["slug"], "name": r["name"], "country": r["country"] or None}
         for r in read_csv(seed_dir / "organizations.csv")]))
-    step("shops", import_shops(session, _table(seed_dir / "shops.csv")))
-    step("take-back points", load_takeback(session, read_csv(seed_dir / "takeback.csv"),
-                                           actor=Actor.command_line()))
-    step("evidence", load_demo_evidence(session, seed_dir / "evidence" /
-                                        "demo-certificate.pdf"))
-    step("parts", import_parts(session, _table(seed_dir / "parts.csv")))
-    step("stock", import_stock(session, _table(seed_dir / "stock.csv"),
-                               actor=Actor.command_line(), source="stock.csv"))
-    step("bulletins", _load_bulletins(session, seed_dir / "bulletins.json"))
-    step("users", ensure_demo_users(session))
-    step("cases", _load_cases(session, seed_dir / "cases.json"))
-    step("canned replies", _load_canned_replies(session, seed_dir / "canned_replies.json"))
+    step("shops", lambda: import_shops(session, _table(seed_dir / "shops.csv")))
+    step("take-back points", lambda: load_takeback(
+        session, read_csv(seed_dir / "takeback.csv"), actor=actor))
+    step("evidence", lambda: load_demo_evidence(
+        session, seed_dir / "evidence" / "demo-certificate.pdf"))
+    step("parts", lambda: import_parts(session, _table(seed_dir / "parts.csv")))
+    step("stock", lambda: import_stock(session, _table(seed_dir / "stock.csv"),
+                                       actor=actor, source="stock.csv"))
+    step("bulletins", lambda: _load_bulletins(session, seed_dir / "bulletins.json"))
+    step("users", lambda: ensure_demo_users(session))
+    # Before the cases: their due times count their market's support hours.
+    step("markets", lambda: load_markets(session, actor))
+    step("cases", lambda: _load_cases(session, seed_dir / "cases.json"))
+    step("canned replies", lambda: _load_canned_replies(session,
+                                                        seed_dir / "canned_replies.json"))
     return report
 
 
@@ -106,12 +138,23 @@ def _load_canned_replies(session: Session, path: Path) -> dict[str, int]:
     return {"created": created, "updated": updated}
 
 
+def _latest_local(when: dict, now: datetime) -> datetime:
+    """The latest `weekday` (ISO) at `time` in `zone` before `now`, in UTC: a demo case
+    opened "last Thursday afternoon in Riyadh"."""
+    zone = ZoneInfo(when["zone"])
+    local = now.astimezone(zone)
+    hour, minute = (int(part) for part in when["time"].split(":"))
+    day = local.date() - timedelta(days=(local.isoweekday() - when["weekday"]) % 7)
+    moment = datetime.combine(day, time(hour, minute), zone)
+    if moment > local:
+        moment -= timedelta(days=7)
+    return moment.astimezone(UTC)
+
+
 def _load_cases(session: Session, path: Path) -> dict[str, int]:
     """Replay the demo cases through the case services (skipping those already there), so
     their history and SLA clock follow the real rules. Replaying history tells nobody: no
     notification is written."""
-    from datetime import timedelta
-
     from ..cases.models import Case
     from ..cases.schemas import CasePatch, CaseRequest, NoteIn
     from ..cases.services import add_note, change_case, open_case
@@ -128,7 +171,8 @@ def _load_cases(session: Session, path: Path) -> dict[str, int]:
     for raw in json.loads(path.read_text(encoding="utf-8")):
         if raw["reference"] in have:
             continue
-        start = now - timedelta(days=raw["days_ago"])
+        start = _latest_local(raw["opened_local"], now) if "opened_local" in raw \
+            else now - timedelta(days=raw["days_ago"])
         request = CaseRequest.model_validate({
             "name": raw["name"], "email": raw["email"], "model": raw["model"],
             "year": raw["year"], "country": raw["country"], "service": raw["service"],

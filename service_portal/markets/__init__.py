@@ -1,0 +1,1 @@
+"""Markets: the rules of one country (support hours, holidays, retention, authorities)."""
